@@ -1,0 +1,1 @@
+"""The side API (Starlette), built from a Switcher."""

@@ -1,0 +1,1 @@
+"""Collectors: collect() returns a frozen snapshot; unsupported metrics are None."""

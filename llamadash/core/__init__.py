@@ -1,0 +1,1 @@
+"""The engine: profiles, .env, runtimes, the switcher. Never imports Textual or Starlette."""

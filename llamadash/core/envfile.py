@@ -1,0 +1,165 @@
+r"""The block of .env that llamadash manages: render, quote, atomic write, .env.prev backup.
+
+Lines outside the block belong to the user and are kept byte for byte. Values are written
+single-quoted, which Compose reads literally (no interpolation, no escapes). LLAMA_ARGS holds
+the whole argument list as one string that Compose splits (shell-words rules) when it
+substitutes it into ``command:``; each argument is therefore double-quoted with ``\\`` and
+``"`` escaped. A single quote, newline or NUL cannot be carried safely and is rejected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+BEGIN = "# >>> llamadash: managed block, regenerated on every switch; edit models.conf instead"
+END = "# <<< llamadash"
+_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_BARE = re.compile(r"^[A-Za-z0-9_./:=,+@%^-]+$")
+
+
+class EnvValueError(ValueError):
+    """A value that cannot be written to .env without changing its meaning."""
+
+
+def check_value(name: str, value: str) -> None:
+    """Reject what would break out of a single-quoted .env value.
+
+    Raises:
+        EnvValueError: naming the variable and the offending character.
+    """
+    for bad, label in (
+        ("\n", "a newline"),
+        ("\r", "a carriage return"),
+        ("\0", "a NUL byte"),
+        ("'", "a single quote"),
+    ):
+        if bad in value:
+            raise EnvValueError(
+                f"{name}: value contains {label}, which .env cannot carry: {value!r}"
+            )
+
+
+def quote_arg(arg: str) -> str:
+    """Quote one argument for Compose's shell-words splitting of ``command:``."""
+    if _BARE.match(arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def join_args(args: Sequence[str]) -> str:
+    """The LLAMA_ARGS value for an argument list (see module docstring).
+
+    Raises:
+        EnvValueError: an argument holds a character .env cannot carry.
+    """
+    for arg in args:
+        check_value("LLAMA_ARGS", arg)
+    return " ".join(quote_arg(a) for a in args)
+
+
+def render_block(values: Mapping[str, str]) -> str:
+    """The managed block's text, one ``NAME='value'`` per line.
+
+    Raises:
+        EnvValueError: a bad name or value.
+    """
+    lines = [BEGIN]
+    for name, value in values.items():
+        if not _NAME.match(name):
+            raise EnvValueError(f"not a valid variable name: {name!r}")
+        check_value(name, value)
+        lines.append(f"{name}='{value}'")
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def merge(existing: str, block: str) -> str:
+    """Replace the managed block in ``existing`` (or append it), keeping every other line.
+
+    A user line that sets a variable the block sets would silently win or lose depending on
+    order, so it is commented out with a note instead of being deleted.
+    """
+    managed = {line.split("=", 1)[0] for line in block.splitlines()[1:-1]}
+    kept: list[str] = []
+    inside = False
+    for line in existing.splitlines():
+        if line.startswith(BEGIN):
+            inside = True
+            continue
+        if inside:
+            inside = not line.startswith(END)
+            continue
+        name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+        if "=" in line and not line.lstrip().startswith("#") and name in managed:
+            kept.append(f"# overridden by llamadash (set it in models.conf): {line}")
+        else:
+            kept.append(line)
+    head = "\n".join(kept).rstrip("\n")
+    return f"{head}\n\n{block}" if head else block
+
+
+def write_env(path: Path, values: Mapping[str, str]) -> bool:
+    """Atomically write ``values`` as the managed block of ``path``; back up to ``.env.prev``.
+
+    Returns:
+        True when the file changed.
+
+    Raises:
+        EnvValueError: a value .env cannot carry (nothing is written).
+    """
+    block = render_block(values)
+    try:
+        existing = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        existing = ""
+    text = merge(existing, block)
+    if text == existing:
+        return False
+    if existing:
+        _atomic_write(path.with_name(path.name + ".prev"), existing)
+    _atomic_write(path, text)
+    return True
+
+
+def read_block(path: Path) -> dict[str, str]:
+    """The variables of the managed block of ``path`` (empty when there is none)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    inside = False
+    for line in lines:
+        if line.startswith(BEGIN):
+            inside = True
+        elif line.startswith(END):
+            inside = False
+        elif inside and "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value[1:-1] if value.startswith("'") else value
+    return values
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Temp file in the same folder + fsync + rename, keeping the old file's mode."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,110 @@
+"""What the switcher publishes: states, events, outcomes and the Status snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from llamadash.core.progress import Progress
+
+
+class State(StrEnum):
+    """The server's lifecycle as llamadash sees it."""
+
+    IDLE = "idle"
+    STOPPING = "stopping"
+    STARTING = "starting"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+BUSY_STATES = frozenset({State.STOPPING, State.STARTING, State.LOADING})
+
+
+@dataclass(frozen=True)
+class SwitchEvent:
+    """One state change or progress update, with a wall-clock timestamp."""
+
+    state: State
+    profile_id: str | None
+    profile_name: str
+    at: float
+    message: str = ""
+    progress: Progress | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    log_tail: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["state"] = self.state.value
+        data["log_tail"] = list(self.log_tail)
+        return data
+
+
+class Result(StrEnum):
+    """How one switch request ended, from the caller's point of view."""
+
+    READY = "ready"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class SwitchOutcome:
+    """The answer every caller of ``Switcher.request`` gets."""
+
+    result: Result
+    profile_id: str | None
+    message: str
+    seconds: float = 0.0
+    restarted: bool = True
+    log_tail: tuple[str, ...] = ()
+    superseded_by: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Ready or stopped as asked."""
+        return self.result in (Result.READY, Result.STOPPED)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["result"] = self.result.value
+        data["log_tail"] = list(self.log_tail)
+        return data
+
+
+@dataclass(frozen=True)
+class Status:
+    """The truth about the server right now, computed from observation."""
+
+    state: State
+    profile_id: str | None
+    profile_name: str
+    since: float
+    runtime: str
+    endpoint: str
+    container: str = ""
+    container_state: str = "absent"
+    uptime: float | None = None
+    args: tuple[str, ...] = ()
+    last_error: str | None = None
+    exit_code: int | None = None
+    note: str = ""
+    progress: Progress | None = None
+    managed: bool = True
+    queued: str | None = None
+    log_tail: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["state"] = self.state.value
+        data["args"] = list(self.args)
+        data["log_tail"] = list(self.log_tail)
+        return data

@@ -1,0 +1,74 @@
+"""What the installed llama-server accepts, parsed from its ``--help``, and profile checks.
+
+A typo in a flag should fail in milliseconds before the running server is stopped, not after
+a 60-second restart. ``--help`` is parsed once per binary/image and cached in the state dir.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+_FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
+_NUMBER = re.compile(r"^-\d*\.?\d+(?:[eE][-+]?\d+)?$")
+
+
+def parse_help(text: str) -> frozenset[str]:
+    """Every flag named in the flag column of ``llama-server --help``."""
+    flags: set[str] = set()
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("-"):
+            continue
+        column = re.split(r"\s{2,}", stripped, maxsplit=1)[0]
+        for part in column.split(","):
+            match = _FLAG.match(part.strip())
+            if match:
+                flags.add(match.group(1))
+    return frozenset(flags)
+
+
+def unknown_flags(args: Sequence[str], known: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Flags in ``args`` the server does not accept, each with close matches."""
+    known_set = frozenset(known)
+    problems: list[tuple[str, list[str]]] = []
+    for arg in args:
+        if not arg.startswith("-") or _NUMBER.match(arg) or arg == "-":
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag not in known_set:
+            problems.append((flag, difflib.get_close_matches(flag, sorted(known_set), n=3)))
+    return problems
+
+
+def describe_unknown(problems: list[tuple[str, list[str]]]) -> str:
+    """One readable sentence for :func:`unknown_flags`' result."""
+    parts = []
+    for flag, near in problems:
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        parts.append(f"{flag}{hint}")
+    return "llama-server does not accept " + "; ".join(parts)
+
+
+class FlagCache:
+    """``--help`` output cached on disk by a key that changes with the binary or image."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def known_flags(self, key: str, fetch: Callable[[], str | None]) -> frozenset[str] | None:
+        """Flags for ``key``; ``fetch`` produces ``--help`` text on a cache miss (None: unknown)."""
+        path = self.state_dir / "flags" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".txt")
+        try:
+            text: str | None = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            text = fetch()
+            if text is None:
+                return None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        flags = parse_help(text or "")
+        return flags or None

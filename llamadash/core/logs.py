@@ -1,0 +1,108 @@
+"""One log stream that follows the server across restarts.
+
+A bounded in-memory buffer for the UI, a rotating file on disk, and subscribers that receive
+lines in batches (so a log flood costs one message per batch, not one per line).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+LogListener = Callable[[tuple[str, ...]], None]
+
+
+class LogHub:
+    """Thread-safe log fan-out with scrollback and a rotating file."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        max_lines: int = 10_000,
+        max_bytes: int = 10 * 1024 * 1024,
+        backups: int = 5,
+    ) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._lines: deque[str] = deque(maxlen=max_lines)
+        self._lock = threading.Lock()
+        self._listeners: list[LogListener] = []
+        self._size = 0
+        self._seq = 0
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._size = path.stat().st_size if path.exists() else 0
+
+    def subscribe(self, listener: LogListener) -> Callable[[], None]:
+        """Call ``listener`` with each new batch of lines; returns the unsubscribe function."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def separator(self, text: str) -> None:
+        """Add a ``--- text ---`` line (marks a switch in the scrollback)."""
+        self.extend((f"--- {text} ---",))
+
+    def extend(self, lines: tuple[str, ...] | list[str]) -> None:
+        """Append lines to the buffer and file, then notify listeners."""
+        if not lines:
+            return
+        batch = tuple(lines)
+        with self._lock:
+            self._lines.extend(batch)
+            self._seq += len(batch)
+            self._write(batch)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(batch)
+
+    def tail(self, count: int) -> list[str]:
+        """The last ``count`` lines of the buffer."""
+        with self._lock:
+            if count >= len(self._lines):
+                return list(self._lines)
+            return list(self._lines)[-count:]
+
+    def since(self, seq: int) -> tuple[int, tuple[str, ...]]:
+        """Lines added after sequence number ``seq`` (as far as the buffer still holds them).
+
+        Pollers (the UI) call this on a timer, which batches a flood into one update.
+        """
+        with self._lock:
+            new = min(self._seq - seq, len(self._lines))
+            if new <= 0:
+                return self._seq, ()
+            return self._seq, tuple(self._lines)[-new:]
+
+    def snapshot(self) -> tuple[str, ...]:
+        """The whole buffer."""
+        with self._lock:
+            return tuple(self._lines)
+
+    def _write(self, batch: tuple[str, ...]) -> None:
+        if self.path is None:
+            return
+        data = ("\n".join(batch) + "\n").encode("utf-8", "replace")
+        if self._size + len(data) > self.max_bytes and self._size > 0:
+            self._rotate()
+        with self.path.open("ab") as handle:
+            handle.write(data)
+        self._size += len(data)
+
+    def _rotate(self) -> None:
+        assert self.path is not None
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        self._size = 0

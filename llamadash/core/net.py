@@ -1,0 +1,31 @@
+"""Loopback helpers: is a port free, is the server healthy."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if nothing listens on ``host:port`` and it can be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        if probe.connect_ex((host, port)) == 0:
+            return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bind:
+        bind.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            bind.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def health(client: httpx.AsyncClient, base_url: str) -> int | None:
+    """GET /health: the status code, or None when nothing answers."""
+    try:
+        response = await client.get(f"{base_url}/health", timeout=2.0)
+    except httpx.HTTPError:
+        return None
+    return response.status_code

@@ -1,0 +1,1 @@
+"""Runtimes: where llama-server runs (Compose container or child process)."""

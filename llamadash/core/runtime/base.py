@@ -1,0 +1,103 @@
+"""The Runtime protocol: what the switcher needs from wherever llama-server runs.
+
+Methods block (subprocesses, Docker API calls); the switcher calls them from threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from llamadash.core.profiles import Profile
+
+
+class RuntimeFailure(Exception):
+    """A runtime operation failed; the message says what to do about it."""
+
+
+class EngineUnavailableError(RuntimeFailure):
+    """The Docker engine (or compose plugin) cannot be reached."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything needed to start llama-server for one profile."""
+
+    profile: Profile
+    models_dir: Path
+    port: int
+    image: str = ""
+    grace: float = 3.0
+
+    @property
+    def model_path(self) -> Path:
+        """The GGUF on the host."""
+        return self.profile.model_path(self.models_dir)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What is really running, observed now (never remembered)."""
+
+    state: str
+    """``absent``, ``created``, ``running``, ``exited`` (or another engine state)."""
+    ident: str = ""
+    """Container id or PID."""
+    exit_code: int | None = None
+    started_at: float | None = None
+    """Unix time the server started."""
+    args: tuple[str, ...] = ()
+    """The argument list the server really runs with."""
+    profile_id: str = ""
+    """The profile recorded when llamadash started it ('' if started some other way)."""
+    pid: int | None = None
+    """Host PID of the server process, when known."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self.state == "running"
+
+
+class Runtime(Protocol):
+    """Where llama-server runs: a Compose service or a child process."""
+
+    name: str
+    endpoint_host: str
+
+    def observe(self) -> Observation:
+        """What runs now. Raises EngineUnavailableError if it cannot be known."""
+        ...
+
+    def command(self, spec: LaunchSpec) -> tuple[str, ...]:
+        """The full llama-server argument list ``start`` would use (for --dry-run and checks)."""
+        ...
+
+    def start(self, spec: LaunchSpec) -> Observation:
+        """Start llama-server for ``spec``; returns once the process exists."""
+        ...
+
+    def stop(self, grace: float) -> Observation:
+        """Stop the server: SIGTERM, SIGTERM again 0.2 s later, SIGKILL after ``grace``."""
+        ...
+
+    def follow_logs(self, ident: str) -> Iterator[str]:
+        """Yield log lines of ``ident`` from its start until it exits (blocking)."""
+        ...
+
+    def log_tail(self, ident: str, lines: int) -> list[str]:
+        """The last ``lines`` log lines of ``ident`` (empty if unknown)."""
+        ...
+
+    def help_source(self, spec: LaunchSpec) -> tuple[str, Callable[[], str | None]] | None:
+        """A cache key for the server build ``spec`` would run and a way to get its ``--help``.
+
+        None when the build cannot be inspected now (e.g. an image not pulled yet).
+        """
+        ...
+
+    def close(self) -> None:
+        """Release clients (the server itself keeps running)."""
+        ...

@@ -1,0 +1,272 @@
+"""Compose runtime: ``docker compose`` (CLI plugin) for up, the Docker SDK for everything else."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from llamadash.core.envfile import join_args, write_env
+from llamadash.core.profiles import CONTAINER_MODELS_DIR
+from llamadash.core.runtime.base import (
+    EngineUnavailableError,
+    LaunchSpec,
+    Observation,
+    RuntimeFailure,
+)
+from llamadash.core.runtime.signals import escalate_stop
+
+SERVICE = "llama-server"
+PROFILE_LABEL = "io.llamadash.profile"
+
+
+class ComposeRuntime:
+    """llama-server as the ``llama-server`` service of a Compose project."""
+
+    name = "compose"
+    endpoint_host = "127.0.0.1"
+
+    def __init__(
+        self,
+        project_dir: Path,
+        compose_files: tuple[str, ...],
+        project_name: str = "llamadash",
+        env_file: Path | None = None,
+    ) -> None:
+        self.project_dir = project_dir
+        self.compose_files = compose_files
+        self.project_name = project_name
+        self.env_file = env_file or project_dir / ".env"
+        self._docker: Any = None
+
+    # --- the Docker SDK -------------------------------------------------------------------
+    def client(self) -> Any:
+        """A docker SDK client (created once).
+
+        Raises:
+            EngineUnavailableError: the engine does not answer.
+        """
+        if self._docker is None:
+            import docker
+
+            try:
+                client = docker.from_env(timeout=10)
+                client.ping()
+            except Exception as exc:
+                raise EngineUnavailableError(
+                    f"Docker engine unreachable ({exc}). Is dockerd running, and is DOCKER_HOST"
+                    " right? Or use --runtime process."
+                ) from None
+            self._docker = client
+        return self._docker
+
+    def _container(self) -> Any | None:
+        """The service's newest container, or None."""
+        labels = [
+            f"com.docker.compose.project={self.project_name}",
+            f"com.docker.compose.service={SERVICE}",
+        ]
+        try:
+            found = self.client().containers.list(all=True, filters={"label": labels})
+        except EngineUnavailableError:
+            raise
+        except Exception as exc:
+            raise EngineUnavailableError(f"Docker engine error: {exc}") from None
+        if not found:
+            return None
+        return max(found, key=lambda c: c.attrs.get("Created", ""))
+
+    def observe(self) -> Observation:
+        """What the engine says about the service's container now."""
+        container = self._container()
+        if container is None:
+            return Observation(state="absent")
+        attrs = container.attrs
+        state = attrs.get("State", {})
+        started = _parse_time(state.get("StartedAt", ""))
+        return Observation(
+            state=state.get("Status", "unknown"),
+            ident=container.id,
+            exit_code=state.get("ExitCode") if state.get("Status") == "exited" else None,
+            started_at=started,
+            args=tuple(attrs.get("Config", {}).get("Cmd") or ()),
+            profile_id=(attrs.get("Config", {}).get("Labels") or {}).get(PROFILE_LABEL, ""),
+            pid=state.get("Pid") or None,
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def command(self, spec: LaunchSpec) -> tuple[str, ...]:
+        """The arguments the container will run, as ``docker inspect`` will show them."""
+        return ("--host", "0.0.0.0", "--port", str(spec.port), *self._profile_args(spec))
+
+    def env_values(self, spec: LaunchSpec) -> dict[str, str]:
+        """The .env variables compose.yaml reads for ``spec``."""
+        values = {
+            "LLAMADASH_PROFILE": spec.profile.id,
+            "LLAMA_MODELS_DIR": str(spec.models_dir),
+            "LLAMA_PORT": str(spec.port),
+            "LLAMA_STOP_GRACE": f"{spec.grace:g}s",
+            "LLAMA_ARGS": join_args(self._profile_args(spec)),
+        }
+        if spec.image:
+            values["LLAMA_IMAGE"] = spec.image
+        return values
+
+    def _profile_args(self, spec: LaunchSpec) -> tuple[str, ...]:
+        model = spec.model_path
+        try:
+            inside = model.resolve().relative_to(spec.models_dir.resolve())
+        except ValueError:
+            raise RuntimeFailure(
+                f"model {model} is outside the models dir {spec.models_dir}, which is all the"
+                " container can see: move it there or set models_dir in models.conf"
+            ) from None
+        return spec.profile.server_args(f"{CONTAINER_MODELS_DIR}/{inside.as_posix()}")
+
+    def start(self, spec: LaunchSpec) -> Observation:
+        """Regenerate .env and ``docker compose up -d``."""
+        write_env(self.env_file, self.env_values(spec))
+        self.compose("up", "-d", "--no-build", "--remove-orphans", SERVICE)
+        return self.observe()
+
+    def stop(self, grace: float) -> Observation:
+        """Signal the container (TERM, TERM, KILL after grace), wait, then remove it."""
+        container = self._container()
+        if container is None:
+            return Observation(state="absent")
+        if container.status in ("running", "restarting", "paused"):
+            escalate_stop(
+                send=lambda sig: _quiet(container.kill, signal=sig),
+                alive=lambda: _reload_running(container),
+                grace=grace,
+            )
+        last = self.observe()
+        _quiet(container.remove, force=True)
+        return last
+
+    def compose(self, *args: str, timeout: float = 600) -> str:
+        """Run ``docker compose`` for this project (never through a shell).
+
+        Raises:
+            EngineUnavailableError: no docker CLI or compose plugin.
+            RuntimeFailure: compose failed; the message carries its stderr.
+        """
+        files = [arg for name in self.compose_files for arg in ("-f", name)]
+        cmd = [
+            "docker",
+            "compose",
+            "-p",
+            self.project_name,
+            "--project-directory",
+            str(self.project_dir),
+            "--env-file",
+            str(self.env_file),
+            *files,
+            *args,
+        ]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except FileNotFoundError:
+            raise EngineUnavailableError(
+                "the docker CLI is not installed (need docker + compose v2)"
+            ) from None
+        if done.returncode != 0:
+            err = done.stderr.strip()
+            if "is not a docker command" in err or "unknown command" in err:
+                raise EngineUnavailableError(
+                    "the Docker Compose v2 plugin is missing ('docker compose')"
+                )
+            if "Cannot connect to the Docker daemon" in err:
+                raise EngineUnavailableError(f"Docker engine unreachable: {err.splitlines()[-1]}")
+            raise RuntimeFailure(f"docker compose {args[0]} failed: {err[-2000:]}")
+        return done.stdout
+
+    def help_source(self, spec: LaunchSpec) -> tuple[str, Callable[[], str | None]] | None:
+        """Key: the image id; help: ``docker run --rm IMAGE --help`` with no network."""
+        image_name = spec.image or self._image_from_config()
+        if not image_name:
+            return None
+        try:
+            image = self.client().images.get(image_name)
+        except Exception:  # not pulled yet: compose will pull it, validation is skipped
+            return None
+
+        def fetch() -> str | None:
+            try:
+                out = self.client().containers.run(
+                    image.id, ["--help"], remove=True, network_mode="none", stderr=True
+                )
+            except Exception:
+                return None
+            return bytes(out).decode("utf-8", "replace")
+
+        return f"image:{image.id}", fetch
+
+    def _image_from_config(self) -> str:
+        try:
+            out = self.compose("config", "--images", timeout=30)
+        except RuntimeFailure:
+            return ""
+        return out.strip().splitlines()[0] if out.strip() else ""
+
+    # --- logs -----------------------------------------------------------------------------
+    def follow_logs(self, ident: str) -> Iterator[str]:
+        """Yield the container's log lines from its start until it exits."""
+        try:
+            stream = self.client().containers.get(ident).logs(stream=True, follow=True)
+        except Exception:
+            return
+        pending = b""
+        for chunk in stream:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", "replace").rstrip("\r")
+        if pending:
+            yield pending.decode("utf-8", "replace")
+
+    def log_tail(self, ident: str, lines: int) -> list[str]:
+        """The container's last ``lines`` log lines."""
+        try:
+            raw = self.client().containers.get(ident).logs(tail=lines)
+        except Exception:
+            return []
+        return bytes(raw).decode("utf-8", "replace").splitlines()
+
+    def close(self) -> None:
+        """Close the SDK client."""
+        if self._docker is not None:
+            self._docker.close()
+            self._docker = None
+
+
+def _parse_time(text: str) -> float | None:
+    if not text or text.startswith("0001-"):
+        return None
+    # Docker gives nanoseconds; fromisoformat takes at most microseconds.
+    head, _, rest = text.partition(".")
+    zone = rest[rest.find("Z") :] if "Z" in rest else rest[9:]
+    fraction = rest[:6] if rest else "0"
+    try:
+        return datetime.fromisoformat(
+            f"{head}.{fraction}{zone or 'Z'}".replace("Z", "+00:00")
+        ).timestamp()
+    except ValueError:
+        return None
+
+
+def _reload_running(container: Any) -> bool:
+    try:
+        container.reload()
+    except Exception:
+        return False
+    return bool(container.status in ("running", "restarting", "paused"))
+
+
+def _quiet(call: Any, **kwargs: Any) -> None:
+    try:
+        call(**kwargs)
+    except Exception:  # already gone or already stopped: the outcome is what we wanted
+        return

@@ -1,0 +1,113 @@
+"""Settings: one typed model. Precedence: defaults → models.conf [llamadash] → env → flags.
+
+Every field can be set in models.conf's ``[llamadash]`` section under its own name, or in the
+environment as ``LLAMADASH_<NAME>`` (upper case); command-line flags win over both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llamadash.core.inifile import ConfigError
+from llamadash.core.profiles import ProfileSet
+
+
+def _state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "llamadash"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything llamadash needs to know that is not a profile."""
+
+    models_dir: Path = Path("models")
+    """Where GGUF files live; a relative path is relative to models.conf's folder."""
+    runtime: str = "auto"
+    """``compose``, ``process`` or ``auto`` (compose when a Docker engine answers)."""
+    port: int = 8080
+    """Port llama-server listens on (always bound to 127.0.0.1 on the host)."""
+    project_dir: Path = Path(".")
+    """Folder holding compose.yaml and .env; relative to models.conf's folder."""
+    compose_files: tuple[str, ...] = ()
+    """Compose files; empty means compose.yaml, plus compose.cpu.yaml when there is no GPU."""
+    project_name: str = "llamadash"
+    """Compose project name (one owner lock per project)."""
+    image: str = ""
+    """Image override written to .env as LLAMA_IMAGE (empty: compose.yaml's default)."""
+    llama_server: str = ""
+    """llama-server binary for the process runtime (empty: $LLAMA_SERVER, PATH, demo extra)."""
+    api_host: str = "127.0.0.1"
+    """Side API bind address; anything but loopback needs api_token."""
+    api_port: int = 8081
+    """Side API port."""
+    api_token: str = ""
+    """Bearer token the side API demands when set (required off loopback)."""
+    stop_grace: float = 3.0
+    """Seconds between the second SIGTERM and SIGKILL when stopping a server."""
+    switch_timeout: float = 900.0
+    """Default seconds a blocking API/CLI switch waits before answering 504."""
+    state_dir: Path = field(default_factory=_state_home)
+    """Where state, locks and logs live (XDG state dir)."""
+
+    @property
+    def api_url(self) -> str:
+        """The side API's base URL."""
+        return f"http://{self.api_host}:{self.api_port}"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def load_settings(
+    profiles: ProfileSet,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings from models.conf, the environment and flags (None flags are ignored).
+
+    Raises:
+        ConfigError: an unknown or malformed setting, naming where it came from.
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict[str, tuple[str, str, int | None]] = {}
+    for entry in profiles.settings:
+        if entry.key not in _FIELDS:
+            raise ConfigError(profiles.path, entry.line, "unknown setting", key=entry.key)
+        raw[entry.key] = (entry.value, str(profiles.path), entry.line)
+    for name in _FIELDS:
+        env_name = f"LLAMADASH_{name.upper()}"
+        if env_name in environ:
+            raw[name] = (environ[env_name], f"${env_name}", None)
+    values: dict[str, Any] = {k: _coerce(k, *v) for k, v in raw.items()}
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    base = profiles.path.parent
+    for name in ("models_dir", "project_dir"):
+        path = Path(values.get(name, _FIELDS[name].default)).expanduser()
+        values[name] = path if path.is_absolute() else (base / path).resolve()
+    settings = Settings(**values)
+    if settings.runtime not in ("auto", "compose", "process"):
+        raise ConfigError(
+            "runtime", None, f"want auto, compose or process, got {settings.runtime!r}"
+        )
+    return settings
+
+
+def _coerce(name: str, value: str, where: str, line: int | None) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "Path":
+            return Path(value)
+        if kind == "tuple[str, ...]":
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(where, line, f"bad value {value!r} (want {kind})", key=name) from None
+    return value

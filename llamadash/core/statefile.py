@@ -1,0 +1,104 @@
+"""XDG state: past load times per profile (TOML) and the one-owner-per-project lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+MAX_HISTORY = 10
+
+
+class LoadHistory:
+    """Load durations per profile, kept in ``state.toml`` for ETAs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def get(self, profile_id: str) -> list[float]:
+        """Past load times of ``profile_id`` in seconds, oldest first."""
+        return [float(t) for t in self._read().get("load_seconds", {}).get(profile_id, [])]
+
+    def record(self, profile_id: str, seconds: float) -> None:
+        """Remember one load time (keeps the last few)."""
+        data = self._read()
+        times = data.setdefault("load_seconds", {}).setdefault(profile_id, [])
+        times.append(round(seconds, 3))
+        del times[:-MAX_HISTORY]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(tomli_w.dumps(data).encode())
+        tmp.replace(self.path)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            return tomllib.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, tomllib.TOMLDecodeError):
+            return {}
+
+
+class OwnerConflictError(RuntimeError):
+    """Another llamadash already drives this server."""
+
+
+class OwnerLock:
+    """An exclusive flock per Compose project; the file says who holds it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, api_url: str = "") -> None:
+        """Take the lock or raise naming the owner.
+
+        Raises:
+            OwnerConflictError: another live process holds it.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            owner = self.owner() or {}
+            api = owner.get("api") or "no API"
+            raise OwnerConflictError(
+                f"another llamadash (PID {owner.get('pid', '?')}, API {api}) already drives this"
+                f" server; use its API or stop it first (lock: {self.path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "api": api_url}).encode())
+        self._fd = fd
+
+    def owner(self) -> dict[str, Any] | None:
+        """Who holds (or last held) the lock: ``{"pid": .., "api": ..}``, or None."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8") or "null")
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def held_by_other(self) -> dict[str, Any] | None:
+        """The owner record if another live process holds the lock, else None."""
+        if self._fd is not None or not self.path.exists():
+            return None
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return self.owner() or {"pid": "?", "api": ""}
+        finally:
+            os.close(fd)
+        return None
+
+    def release(self) -> None:
+        """Drop the lock (idempotent)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,79 @@
+"""Status that never lies: the last event checked against what the runtime observes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from llamadash.core.events import BUSY_STATES, State, Status
+from llamadash.core.runtime.base import Observation
+
+if TYPE_CHECKING:
+    from llamadash.core.switcher import Switcher
+
+
+def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> Status:
+    """Combine the switcher's last event with an observation into a Status.
+
+    While a switch runs, the event stream is the truth. Otherwise the observation wins: a
+    server started or killed outside llamadash is reported as it is.
+    """
+    event = switcher.last_event
+    uptime = time.time() - obs.started_at if obs.running and obs.started_at else None
+    profile = switcher.profiles.get(obs.profile_id) if obs.profile_id else None
+    base = Status(
+        state=State.IDLE,
+        profile_id=None,
+        profile_name="",
+        since=event.at,
+        runtime=switcher.runtime.name,
+        endpoint=switcher.endpoint,
+        container=obs.ident,
+        container_state=obs.state,
+        uptime=uptime,
+        args=obs.args,
+        exit_code=obs.exit_code,
+        queued=queued,
+    )
+    exited = f"exited {obs.exit_code}" if obs.state == "exited" else ""
+    if event.state in BUSY_STATES or (switcher.busy and event.state != State.FAILED):
+        return replace(
+            base,
+            state=event.state,
+            profile_id=event.profile_id,
+            profile_name=event.profile_name,
+            progress=event.progress,
+        )
+    if event.state == State.FAILED:
+        return replace(
+            base,
+            state=State.FAILED,
+            profile_id=event.profile_id,
+            profile_name=event.profile_name,
+            last_error=event.error,
+            note=exited,
+            log_tail=event.log_tail,
+        )
+    if obs.running:
+        ours = event.state == State.READY and event.profile_id == obs.profile_id
+        return replace(
+            base,
+            state=State.READY,
+            profile_id=obs.profile_id or None,
+            profile_name=profile.name if profile else (obs.profile_id or "unknown"),
+            since=event.at if ours else (obs.started_at or event.at),
+            note="" if ours else "running, not started by this llamadash",
+            managed=ours,
+        )
+    if obs.state == "exited" and obs.exit_code not in (None, 0, 143):
+        return replace(
+            base,
+            state=State.FAILED,
+            profile_id=obs.profile_id or None,
+            profile_name=profile.name if profile else "",
+            since=obs.started_at or event.at,
+            note=exited,
+            last_error=f"llama-server exited with code {obs.exit_code}",
+        )
+    return replace(base, note=exited, since=event.at if event.state == State.IDLE else time.time())
