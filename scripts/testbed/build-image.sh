@@ -12,7 +12,7 @@ trap 'rm -rf "$ctx"' EXIT
 cp "$bin" "$ctx/llama-server"
 gcc -O2 -static -o "$ctx/healthcheck" "$here/healthcheck.c"
 mkdir -p "$ctx/rootfs"
-libs="$(ldd "$bin" | awk '/=> \//{print $3} /^\s*\/lib/{print $1}')"
+libs="$(ldd "$bin" | awk '/=> \//{print $3} /^[[:space:]]*\//{print $1}')"
 for lib in $libs; do
     mkdir -p "$ctx/rootfs$(dirname "$lib")"
     cp -L "$lib" "$ctx/rootfs$lib"
