@@ -84,20 +84,30 @@ def merge(existing: str, block: str) -> str:
     order, so it is commented out with a note instead of being deleted.
     """
     managed = {line.split("=", 1)[0] for line in block.splitlines()[1:-1]}
-    kept: list[str] = []
+    before: list[str] = []
+    after: list[str] = []
+    kept = before
     inside = False
-    for line in existing.splitlines():
+    # split("\n"), not splitlines(): a user line may hold \x0c, \x85, \u2028 and the like.
+    lines = existing.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for line in lines:
         if line.startswith(BEGIN):
             inside = True
             continue
         if inside:
-            inside = not line.startswith(END)
+            if line.startswith(END):
+                inside = False
+                kept = after  # lines after the block stay after it
             continue
         name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
         if "=" in line and not line.lstrip().startswith("#") and name in managed:
             kept.append(f"# overridden by llamadash (set it in models.conf): {line}")
         else:
             kept.append(line)
+    if kept is after:  # the block was there: replace it in place
+        return "".join(f"{line}\n" for line in before) + block + "".join(f"{x}\n" for x in after)
     head = "\n".join(kept).rstrip("\n")
     return f"{head}\n\n{block}" if head else block
 
@@ -120,7 +130,9 @@ def write_env(path: Path, values: Mapping[str, str]) -> bool:
     if text == existing:
         return False
     if existing:
-        _atomic_write(path.with_name(path.name + ".prev"), existing)
+        # The backup gets the mode of the file it copies (a 0600 .env must not leak via .prev).
+        mode = path.stat().st_mode & 0o777
+        _atomic_write(path.with_name(path.name + ".prev"), existing, mode)
     _atomic_write(path, text)
     return True
 
@@ -144,9 +156,10 @@ def read_block(path: Path) -> dict[str, str]:
     return values
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     """Temp file in the same folder + fsync + rename, keeping the old file's mode."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    if mode is None:
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

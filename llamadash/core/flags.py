@@ -23,11 +23,15 @@ def parse_help(text: str) -> frozenset[str]:
         stripped = line.strip()
         if not stripped.startswith("-"):
             continue
-        column = re.split(r"\s{2,}", stripped, maxsplit=1)[0]
-        for part in column.split(","):
+        # "-ngl,  --gpu-layers, --n-gpu-layers N   description, maybe, with commas": names
+        # are comma-separated; the description begins after a run of 2+ spaces.
+        for part in stripped.split(","):
             match = _FLAG.match(part.strip())
-            if match:
-                flags.add(match.group(1))
+            if match is None:
+                break
+            flags.add(match.group(1))
+            if re.search(r"\S\s{2,}\S", part.strip()):
+                break
     return frozenset(flags)
 
 

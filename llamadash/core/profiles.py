@@ -7,6 +7,7 @@ profile and ``[llamadash]`` holds settings (see :mod:`llamadash.core.settings`).
 from __future__ import annotations
 
 import difflib
+import math
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -216,8 +217,8 @@ def _convert(entry: Entry, path: Path | str) -> object:
             raise ConfigError(
                 path, entry.line, f"not a number of seconds: {value!r}", entry.key
             ) from None
-        if seconds <= 0:
-            raise ConfigError(path, entry.line, "must be positive", entry.key)
+        if not (0 < seconds < math.inf):  # also rejects nan, which would never time out
+            raise ConfigError(path, entry.line, "must be a positive number", entry.key)
         return seconds
     if entry.key == "bench":
         lowered = value.lower()

@@ -51,6 +51,8 @@ class Settings:
     """Seconds between the second SIGTERM and SIGKILL when stopping a server."""
     switch_timeout: float = 900.0
     """Default seconds a blocking API/CLI switch waits before answering 504."""
+    default_profile: str = ""
+    """Profile start.sh picks without asking (no GPU, or no terminal to ask on)."""
     state_dir: Path = field(default_factory=_state_home)
     """Where state, locks and logs live (XDG state dir)."""
 

@@ -113,6 +113,8 @@ class Switcher:
             time.time(),
             **details,  # type: ignore[arg-type]
         )
+        if event.state != self._last.state:
+            self._obs_cache = None  # the server changed: the next status observes afresh
         self._last = event
         for listener in list(self._listeners):
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -27,6 +28,8 @@ class ComposeRuntime:
 
     name = "compose"
     endpoint_host = "127.0.0.1"
+    last_stop = ""
+    """The signal the last stop needed: SIGTERM, "SIGTERM x2" or SIGKILL (for tests, logs)."""
 
     def __init__(
         self,
@@ -40,6 +43,7 @@ class ComposeRuntime:
         self.project_name = project_name
         self.env_file = env_file or project_dir / ".env"
         self._docker: Any = None
+        self._host_network: bool | None = None
 
     # --- the Docker SDK -------------------------------------------------------------------
     def client(self) -> Any:
@@ -99,7 +103,22 @@ class ComposeRuntime:
     # --- lifecycle ------------------------------------------------------------------------
     def command(self, spec: LaunchSpec) -> tuple[str, ...]:
         """The arguments the container will run, as ``docker inspect`` will show them."""
-        return ("--host", "0.0.0.0", "--port", str(spec.port), *self._profile_args(spec))
+        host = "127.0.0.1" if self.host_network() else "0.0.0.0"
+        return ("--host", host, "--port", str(spec.port), *self._profile_args(spec))
+
+    def host_network(self) -> bool:
+        """Whether the service uses host networking (then llama-server binds 127.0.0.1).
+
+        Read once from ``docker compose config``, so it follows the files actually used.
+        """
+        if self._host_network is None:
+            try:
+                config = json.loads(self.compose("config", "--format", "json", timeout=30))
+                service = config.get("services", {}).get(SERVICE, {})
+                self._host_network = service.get("network_mode") == "host"
+            except (RuntimeFailure, ValueError):
+                return False  # not cached: the files may be fixed before the next call
+        return self._host_network
 
     def env_values(self, spec: LaunchSpec) -> dict[str, str]:
         """The .env variables compose.yaml reads for ``spec``."""
@@ -137,7 +156,7 @@ class ComposeRuntime:
         if container is None:
             return Observation(state="absent")
         if container.status in ("running", "restarting", "paused"):
-            escalate_stop(
+            self.last_stop = escalate_stop(
                 send=lambda sig: _quiet(container.kill, signal=sig),
                 alive=lambda: _reload_running(container),
                 grace=grace,

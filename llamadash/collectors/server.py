@@ -1,0 +1,198 @@
+"""llama-server's own view of itself: /health, /props, /slots and /metrics (loopback only)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from llamadash.collectors.prometheus import parse_prometheus
+from llamadash.collectors.slots import SlotInfo, decode_rate, parse_slots
+
+__all__ = ["ServerCollector", "ServerSnapshot", "SlotInfo", "parse_prometheus", "parse_slots"]
+
+_TIMEOUT_S = 1.0
+_P = "llamacpp:"
+
+
+@dataclass(frozen=True)
+class ServerSnapshot:
+    """llama-server at one instant; what it does not expose (no ``--metrics``…) is None.
+
+    ``prompt_tps``/``gen_tps`` come from ``/metrics``, which llama-server only updates when a
+    request finishes (its gauges cover the time since the previous scrape). ``live_gen_tps``
+    comes from ``/slots`` progress and moves during a long generation. ``n_ctx`` is per slot.
+    """
+
+    reachable: bool
+    health: int | None
+    model_path: str | None
+    n_ctx: int | None
+    total_slots: int | None
+    slots: tuple[SlotInfo, ...] | None
+    prompt_tps: float | None
+    gen_tps: float | None
+    requests_processing: int | None
+    requests_deferred: int | None
+    kv_usage_pct: float | None
+    at: float
+    error: str | None
+    live_gen_tps: float | None = None
+    kv_tokens: int | None = None
+    n_decode_total: int | None = None
+    prompt_tokens_total: int | None = None
+    tokens_predicted_total: int | None = None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def _counter_rate(
+    name: str, new: Mapping[str, float], old: Mapping[str, float], seconds: float
+) -> float | None:
+    """Per-second increase of the counter ``name`` between two scrapes."""
+    after, before = new.get(_P + name), old.get(_P + name)
+    if after is None or before is None or seconds <= 0 or after < before:
+        return None
+    return (after - before) / seconds
+
+
+def _throughput(
+    metrics: Mapping[str, float] | None, old: Mapping[str, float] | None, seconds: float
+) -> tuple[float | None, float | None]:
+    """Prompt and generation tokens/s: llama-server's gauges, else the counters' deltas."""
+    if metrics is None:
+        return None, None
+    prompt = metrics.get(_P + "prompt_tokens_seconds")
+    gen = metrics.get(_P + "predicted_tokens_seconds")
+    if old is not None and prompt is None:
+        prompt = _counter_rate("prompt_tokens_total", metrics, old, seconds)
+    if old is not None and gen is None:
+        gen = _counter_rate("tokens_predicted_total", metrics, old, seconds)
+    return prompt, gen
+
+
+def _json(response: httpx.Response | None) -> Any:
+    """The JSON body of a 200 response, else None."""
+    if response is None or response.status_code != 200:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class ServerCollector:
+    """Polls one llama-server over loopback HTTP; all requests run concurrently.
+
+    Args:
+        base_url: For example ``http://127.0.0.1:8080``.
+        transport: An httpx transport to use instead of the network (tests).
+
+    Raises:
+        ValueError: When ``base_url`` does not point at a loopback address.
+    """
+
+    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        url = httpx.URL(base_url)
+        if not _is_loopback(url.host):
+            raise ValueError(f"llama-server must be on loopback, not {url.host!r}")
+        self.base_url = base_url.rstrip("/")
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        # (monotonic clock, metrics, slots) of the previous successful poll.
+        self._prev: tuple[float, Mapping[str, float] | None, tuple[SlotInfo, ...] | None] | None
+        self._prev = None
+
+    async def _get(self, path: str) -> tuple[httpx.Response | None, str | None]:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=_TIMEOUT_S, trust_env=False, transport=self._transport
+            )
+        try:
+            return await self._client.get(self.base_url + path), None
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+    async def collect(self) -> ServerSnapshot:
+        """Query /health, /props, /slots and /metrics concurrently (about 1 s timeout each).
+
+        Returns:
+            The snapshot; ``reachable=False`` with ``error`` set when nothing answers.
+        """
+        now = time.time()
+        (health, err), (props_r, _), (slots_r, _), (metrics_r, _) = await asyncio.gather(
+            self._get("/health"), self._get("/props"), self._get("/slots"), self._get("/metrics")
+        )
+        clock = time.monotonic()
+        responses = (health, props_r, slots_r, metrics_r)
+        if all(r is None for r in responses):
+            self._prev = None
+            return ServerSnapshot(
+                reachable=False, health=None, model_path=None, n_ctx=None, total_slots=None,
+                slots=None, prompt_tps=None, gen_tps=None, requests_processing=None,
+                requests_deferred=None, kv_usage_pct=None, at=now,
+                error=f"llama-server unreachable at {self.base_url} ({err})",
+            )  # fmt: skip
+        props = _json(props_r)
+        props = props if isinstance(props, Mapping) else {}
+        defaults = props.get("default_generation_settings")
+        defaults = defaults if isinstance(defaults, Mapping) else {}
+        slots = parse_slots(_json(slots_r))
+        metrics = None
+        if metrics_r is not None and metrics_r.status_code == 200:
+            metrics = parse_prometheus(metrics_r.text)
+        prev, self._prev = self._prev, (clock, metrics, slots)
+        seconds = 0.0 if prev is None else clock - prev[0]
+        prompt_tps, gen_tps = _throughput(metrics, None if prev is None else prev[1], seconds)
+        live_gen_tps = decode_rate(None if prev is None else prev[2], slots, seconds)
+        m = metrics or {}
+        kv_ratio = m.get(_P + "kv_cache_usage_ratio")
+        n_ctx = _int(defaults.get("n_ctx")) or _int(props.get("n_ctx"))
+        if n_ctx is None and slots:
+            n_ctx = slots[0].n_ctx
+        model_path = props.get("model_path")
+        return ServerSnapshot(
+            reachable=True,
+            health=None if health is None else health.status_code,
+            model_path=model_path if isinstance(model_path, str) and model_path else None,
+            n_ctx=n_ctx,
+            total_slots=_int(props.get("total_slots")),
+            slots=slots,
+            prompt_tps=prompt_tps,
+            gen_tps=gen_tps,
+            requests_processing=_int(m.get(_P + "requests_processing")),
+            requests_deferred=_int(m.get(_P + "requests_deferred")),
+            kv_usage_pct=None if kv_ratio is None else kv_ratio * 100.0,
+            at=now,
+            error=None,
+            live_gen_tps=live_gen_tps,
+            kv_tokens=_int(m.get(_P + "kv_cache_tokens")),
+            n_decode_total=_int(m.get(_P + "n_decode_total")),
+            prompt_tokens_total=_int(m.get(_P + "prompt_tokens_total")),
+            tokens_predicted_total=_int(m.get(_P + "tokens_predicted_total")),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()

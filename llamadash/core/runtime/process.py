@@ -1,0 +1,240 @@
+"""Process runtime: llama-server as a child process, for machines without Docker.
+
+The child runs in its own session (it outlives the dashboard, like the container does) and
+writes straight to a log file, so no pipe ties it to us. Its PID and state live in the XDG
+state dir so a second llamadash sees it. While it is our child we reap it ourselves: PID 1
+reaps orphans late here, and ``kill(pid, 0)`` alone would call a dead server alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from llamadash.core.net import port_free
+from llamadash.core.runtime.base import LaunchSpec, Observation, RuntimeFailure
+from llamadash.core.runtime.binary import find_llama_server
+from llamadash.core.runtime.signals import escalate_stop
+from llamadash.core.settings import Settings
+
+LOG_BACKUPS = 5
+
+
+class ProcessRuntime:
+    """llama-server as a local child process."""
+
+    name = "process"
+    endpoint_host = "127.0.0.1"
+    last_stop = ""
+    """The signal the last stop needed: SIGTERM, "SIGTERM x2" or SIGKILL (for tests, logs)."""
+
+    def __init__(self, settings: Settings, binary: Path | None = None) -> None:
+        self.settings = settings
+        self._binary = binary
+        self.dir = settings.state_dir / "process" / settings.project_name
+        self.state_path = self.dir / "server.json"
+        self.log_path = self.dir / "llama-server.log"
+        self._child: subprocess.Popen[bytes] | None = None
+
+    @property
+    def binary(self) -> Path:
+        """The llama-server binary (found once). Raises RuntimeFailure saying how to get one."""
+        if self._binary is None:
+            self._binary = find_llama_server(self.settings.llama_server)
+        return self._binary
+
+    # --- state file -----------------------------------------------------------------------
+    def _read_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write_state(self, data: dict[str, Any]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(self.state_path)
+
+    def _alive(self, pid: int) -> bool:
+        if self._child is not None and self._child.pid == pid:
+            return self._child.poll() is None
+        # Not our child: alive, not a zombie, and still a llama-server (PIDs get reused).
+        return _pid_alive(pid) and b"llama-server" in _cmdline(pid)
+
+    # --- Runtime protocol -----------------------------------------------------------------
+    def observe(self) -> Observation:
+        """State from the state file, checked against the live process table."""
+        data = self._read_state()
+        pid = int(data.get("pid", 0) or 0)
+        if not pid:
+            return Observation(state="absent")
+        alive = self._alive(pid)
+        exit_code = data.get("exit_code")
+        if not alive and self._child is not None and self._child.pid == pid:
+            exit_code = self._child.returncode
+            if data.get("exit_code") != exit_code:
+                self._write_state({**data, "exit_code": exit_code})
+        return Observation(
+            state="running" if alive else "exited",
+            ident=str(pid),
+            exit_code=None if alive else exit_code,
+            started_at=data.get("started_at"),
+            args=tuple(data.get("args", ())),
+            profile_id=data.get("profile", ""),
+            pid=pid if alive else None,
+        )
+
+    def command(self, spec: LaunchSpec) -> tuple[str, ...]:
+        """The argument list (after the binary) ``start`` will use."""
+        host = ("--host", "127.0.0.1", "--port", str(spec.port))
+        return (*host, *spec.profile.server_args(str(spec.model_path)))
+
+    def start(self, spec: LaunchSpec) -> Observation:
+        """Start the server detached, logging to a fresh (rotated) file."""
+        if self.observe().running:
+            raise RuntimeFailure(
+                "a llama-server started by llamadash is still running; stop it first"
+            )
+        if not port_free(spec.port):
+            raise RuntimeFailure(
+                f"port {spec.port} is already in use on 127.0.0.1: another server runs there."
+                " Stop it or set `port` in models.conf's [llamadash] section."
+            )
+        args = self.command(spec)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _rotate(self.log_path, LOG_BACKUPS)
+        with self.log_path.open("ab") as log:
+            self._child = subprocess.Popen(
+                [str(self.binary), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=_server_env(self.binary),
+            )
+        self._write_state({
+            "pid": self._child.pid, "profile": spec.profile.id, "args": list(args),
+            "started_at": time.time(), "port": spec.port, "binary": str(self.binary),
+        })  # fmt: skip
+        return self.observe()
+
+    def stop(self, grace: float) -> Observation:
+        """SIGTERM, SIGTERM again 0.2 s later, SIGKILL after ``grace``; reap our child."""
+        obs = self.observe()
+        if obs.running and obs.pid:
+            pid = obs.pid
+            self.last_stop = escalate_stop(
+                send=lambda sig: _signal(pid, getattr(signal, sig)),
+                alive=lambda: self._alive(pid),
+                grace=grace,
+            )
+        return self.observe()
+
+    def follow_logs(self, ident: str) -> Iterator[str]:
+        """Tail the server's log file from the start until the process exits."""
+        pid = int(ident)
+        try:
+            handle = self.log_path.open("rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            pending = b""
+            while True:
+                chunk = handle.read(65536)
+                if chunk:
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        yield line.decode("utf-8", "replace")
+                    continue
+                if not self._alive(pid):
+                    break
+                time.sleep(0.05)
+            rest = pending + handle.read()
+            for line in rest.split(b"\n"):
+                if line:
+                    yield line.decode("utf-8", "replace")
+
+    def log_tail(self, ident: str, lines: int) -> list[str]:
+        """The last ``lines`` lines of the server log."""
+        try:
+            data = self.log_path.read_bytes()[-lines * 400 :]
+        except FileNotFoundError:
+            return []
+        return data.decode("utf-8", "replace").splitlines()[-lines:]
+
+    def help_source(self, spec: LaunchSpec) -> tuple[str, Callable[[], str | None]] | None:
+        """Key: binary path, size and mtime; help: ``llama-server --help``."""
+        try:
+            binary = self.binary
+            info = binary.stat()
+        except (RuntimeFailure, OSError):
+            return None
+
+        def fetch() -> str | None:
+            try:
+                done = subprocess.run(
+                    [str(binary), "--help"], capture_output=True, text=True, timeout=30,
+                    env=_server_env(binary), check=False,
+                )  # fmt: skip
+            except (OSError, subprocess.TimeoutExpired):
+                return None
+            return done.stdout + done.stderr
+
+        return f"bin:{binary}:{info.st_size}:{info.st_mtime_ns}", fetch
+
+    def close(self) -> None:
+        """Nothing to release: the server keeps running on purpose."""
+
+
+def _server_env(binary: Path) -> dict[str, str]:
+    """The environment for the server: its own lib folder on the library path (wheel builds)."""
+    env = dict(os.environ)
+    libdir = binary.parent.parent / "lib"
+    if libdir.is_dir():
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            filter(None, [str(libdir), env.get("LD_LIBRARY_PATH")])
+        )
+    return env
+
+
+def _pid_alive(pid: int) -> bool:
+    """Alive and not a zombie (a zombie answers kill(pid, 0) too)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+
+
+def _rotate(path: Path, backups: int) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    for index in range(backups - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{index}")
+        if older.exists():
+            older.replace(path.with_name(f"{path.name}.{index + 1}"))
+    path.replace(path.with_name(f"{path.name}.1"))
