@@ -147,11 +147,20 @@ class ServerCollector:
         if all(r is None for r in responses):
             self._prev = None
             return ServerSnapshot(
-                reachable=False, health=None, model_path=None, n_ctx=None, total_slots=None,
-                slots=None, prompt_tps=None, gen_tps=None, requests_processing=None,
-                requests_deferred=None, kv_usage_pct=None, at=now,
+                reachable=False,
+                health=None,
+                model_path=None,
+                n_ctx=None,
+                total_slots=None,
+                slots=None,
+                prompt_tps=None,
+                gen_tps=None,
+                requests_processing=None,
+                requests_deferred=None,
+                kv_usage_pct=None,
+                at=now,
                 error=f"llama-server unreachable at {self.base_url} ({err})",
-            )  # fmt: skip
+            )
         props = _json(props_r)
         props = props if isinstance(props, Mapping) else {}
         defaults = props.get("default_generation_settings")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,10 +50,24 @@ def resolve_profile(profiles: ProfileSet, query: str) -> Profile:
         return contained[0]
     if len(contained) > 1:
         raise UnknownProfileError(query, [p.id for p in contained], ids)
-    by_lower = {p.id.lower(): p.id for p in profiles.profiles}
-    by_lower.update({p.name.lower(): p.id for p in profiles.profiles})
-    near = difflib.get_close_matches(lowered, list(by_lower), n=3, cutoff=0.6)
-    suggestions = list(dict.fromkeys(by_lower[n] for n in near))
-    if len(suggestions) == 1 and difflib.SequenceMatcher(None, lowered, near[0]).ratio() >= 0.8:
-        return profiles.profiles[ids.index(suggestions[0])]
-    raise UnknownProfileError(query, suggestions, ids)
+    scored = _fuzzy(profiles, lowered)
+    close = [pid for pid, score in scored if score >= scored[0][1] - 0.05] if scored else []
+    if len(close) == 1 and scored[0][1] >= ACCEPT:
+        return profiles.profiles[ids.index(close[0])]
+    raise UnknownProfileError(query, [pid for pid, _ in scored[:3]], ids)
+
+
+ACCEPT = 0.85  # a typo this close to exactly one profile is taken; anything less is only offered
+SUGGEST = 0.6
+
+
+def _fuzzy(profiles: ProfileSet, lowered: str) -> list[tuple[str, float]]:
+    """(id, score) of profiles whose id, name or a word of them is close to ``lowered``."""
+    scored: list[tuple[str, float]] = []
+    for profile in profiles.profiles:
+        words = {profile.id.lower(), profile.name.lower()}
+        words |= set(re.split(r"[-_\s.()/,]+", f"{profile.id} {profile.name}".lower()))
+        best = max(difflib.SequenceMatcher(None, lowered, w).ratio() for w in words if w)
+        if best >= SUGGEST:
+            scored.append((profile.id, best))
+    return sorted(scored, key=lambda item: -item[1])

@@ -95,6 +95,11 @@ class Switcher:
         return self._last
 
     @property
+    def cached_observation(self) -> Observation | None:
+        """The last observation taken, without looking again (cheap, may be stale)."""
+        return self._obs_cache[1] if self._obs_cache else None
+
+    @property
     def busy(self) -> bool:
         """A switch or stop is running."""
         return self._active is not None

@@ -120,10 +120,16 @@ class ProcessRuntime:
                 start_new_session=True,
                 env=_server_env(self.binary),
             )
-        self._write_state({
-            "pid": self._child.pid, "profile": spec.profile.id, "args": list(args),
-            "started_at": time.time(), "port": spec.port, "binary": str(self.binary),
-        })  # fmt: skip
+        self._write_state(
+            {
+                "pid": self._child.pid,
+                "profile": spec.profile.id,
+                "args": list(args),
+                "started_at": time.time(),
+                "port": spec.port,
+                "binary": str(self.binary),
+            }
+        )
         return self.observe()
 
     def stop(self, grace: float) -> Observation:
@@ -182,9 +188,13 @@ class ProcessRuntime:
         def fetch() -> str | None:
             try:
                 done = subprocess.run(
-                    [str(binary), "--help"], capture_output=True, text=True, timeout=30,
-                    env=_server_env(binary), check=False,
-                )  # fmt: skip
+                    [str(binary), "--help"],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    env=_server_env(binary),
+                    check=False,
+                )
             except (OSError, subprocess.TimeoutExpired):
                 return None
             return done.stdout + done.stderr

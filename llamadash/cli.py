@@ -1,0 +1,88 @@
+"""Command line: the dashboard (no verb), serve, models, status, switch, stop, logs, doctor.
+
+Exit codes: 0 ok, 1 the switch/stop failed, 2 bad input (models.conf, unknown profile),
+3 superseded by a newer request, 4 the runtime is unavailable or owned by another llamadash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from llamadash import __version__
+from llamadash.core.context import default_models_conf
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every verb."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--models-conf",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="profiles file (default: $LLAMADASH_MODELS_CONF or ./models.conf)",
+    )
+    common.add_argument(
+        "--runtime",
+        choices=("auto", "compose", "process"),
+        default=None,
+        help="where llama-server runs (default: auto)",
+    )
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    parser = argparse.ArgumentParser(
+        prog="llamadash",
+        parents=[common],
+        description="Run local LLMs with llama-server: a dashboard, a model switcher, an API.",
+    )
+    parser.add_argument("--version", action="version", version=f"llamadash {__version__}")
+    parser.add_argument("--no-api", action="store_true", help="dashboard without the side API")
+    parser.add_argument("--api-port", type=int, default=None, help="side API port (default 8081)")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    serve = verbs.add_parser("serve", parents=[common], help="the side API without the dashboard")
+    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8081)")
+    serve.add_argument("--token", default=None, help="bearer token (required off loopback)")
+    serve.add_argument("--switch", default=None, metavar="PROFILE", help="switch to it first")
+    verbs.add_parser("models", parents=[common], help="list profiles (numbered like the picker)")
+    verbs.add_parser("status", parents=[common], help="what runs now")
+    switch = verbs.add_parser("switch", parents=[common], help="switch to a profile and wait")
+    switch.add_argument("profile", help="id, menu number (2, b1), prefix or part of the name")
+    switch.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the .env and command line it would use; change nothing",
+    )
+    switch.add_argument("--restart", action="store_true", help="restart even if already ready")
+    verbs.add_parser("stop", parents=[common], help="stop llama-server")
+    logs = verbs.add_parser("logs", parents=[common], help="server logs")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=100, help="how many lines (default 100)")
+    doctor = verbs.add_parser("doctor", parents=[common], help="check what this machine has")
+    doctor.add_argument("profile", nargs="?", default=None, help="also check this profile")
+    demo = verbs.add_parser(
+        "demo-model", parents=[common], help="put the demo GGUF (Gemma 3 270M) into the models dir"
+    )
+    demo.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``llamadash`` command."""
+    args = build_parser().parse_args(argv)
+    if args.models_conf is None:
+        args.models_conf = default_models_conf()
+    from llamadash.commands import dispatch
+
+    try:
+        return dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Read-only verbs: models, status, logs. They work while another llamadash owns the server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+
+from llamadash.commands.common import api_call, emit_json, engine_from, owner_api
+from llamadash.core.context import Engine, log_path
+from llamadash.core.events import Status
+from llamadash.core.profiles import Profile
+
+
+def models(args: argparse.Namespace) -> int:
+    """List profiles numbered like the picker: 1–N, then bench profiles b1–bN."""
+    engine = engine_from(args)
+    current = _current_profile(engine)
+    rows = [(str(i), p) for i, p in enumerate(engine.profiles.production, 1)]
+    rows += [(f"b{i}", p) for i, p in enumerate(engine.profiles.benches, 1)]
+    if args.json:
+        emit_json([_profile_dict(engine, key, p, current) for key, p in rows])
+        return 0
+    for key, profile in rows:
+        mark = "*" if profile.id == current else " "
+        missing = (
+            "" if profile.model_path(engine.settings.models_dir).is_file() else "  [model missing]"
+        )
+        ctx = f"ctx {profile.ctx}" if profile.ctx else ""
+        line = f"{mark}{key:>3}  {profile.id:<22} {profile.name:<40} {profile.speed:<12} {ctx}"
+        print(line + missing)
+    return 0
+
+
+def _profile_dict(
+    engine: Engine, key: str, profile: Profile, current: str | None
+) -> dict[str, object]:
+    return {
+        "key": key,
+        "id": profile.id,
+        "name": profile.name,
+        "speed": profile.speed,
+        "ctx": profile.ctx,
+        "bench": profile.bench,
+        "current": profile.id == current,
+        "model": str(profile.model_path(engine.settings.models_dir)),
+        "model_present": profile.model_path(engine.settings.models_dir).is_file(),
+    }
+
+
+def _current_profile(engine: Engine) -> str | None:
+    try:
+        obs = engine.runtime.observe()
+    except Exception:
+        return None
+    return obs.profile_id if obs.running else None
+
+
+def status(args: argparse.Namespace) -> int:
+    """Print what runs now (from the owner's API when another llamadash drives it)."""
+    engine = engine_from(args)
+    api = owner_api(engine)
+    if api:
+        try:
+            data = api_call(engine, "GET", f"{api}/status", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            if args.json:
+                emit_json(data)
+            else:
+                print(describe(data))
+            return 0
+    state = asyncio.run(_local_status(engine))
+    if args.json:
+        emit_json(state.to_dict())
+    else:
+        print(describe(state.to_dict()))
+    return 0
+
+
+async def _local_status(engine: Engine) -> Status:
+    try:
+        return await engine.switcher.adopt()
+    finally:
+        await engine.switcher.aclose()
+
+
+def describe(data: dict[str, object]) -> str:
+    """Human-readable status lines."""
+    lines = [f"state:     {data['state']}" + (f" ({data['note']})" if data.get("note") else "")]
+    if data.get("profile_id"):
+        lines.append(f"profile:   {data['profile_id']} ({data.get('profile_name', '')})")
+    since = data.get("since")
+    if isinstance(since, int | float):
+        lines.append(f"since:     {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))}")
+    uptime = data.get("uptime")
+    if isinstance(uptime, int | float):
+        lines.append(f"uptime:    {uptime:.0f}s")
+    lines.append(f"endpoint:  {data.get('endpoint')}  (runtime: {data.get('runtime')})")
+    if data.get("container"):
+        lines.append(f"server:    {str(data['container'])[:12]} {data.get('container_state')}")
+    if data.get("args"):
+        lines.append("args:      " + " ".join(str(a) for a in data["args"]))  # type: ignore[attr-defined]
+    if data.get("last_error"):
+        lines.append(f"error:     {data['last_error']}")
+    return "\n".join(lines)
+
+
+def logs(args: argparse.Namespace) -> int:
+    """Print the server log (the file every llamadash writes), optionally following it."""
+    engine = engine_from(args)
+    path = log_path(engine.settings)
+    lines = _file_tail(path, args.lines)
+    if not lines:
+        obs = engine.runtime.observe()
+        lines = engine.runtime.log_tail(obs.ident, args.lines) if obs.ident else []
+    for line in lines:
+        print(line)
+    if args.follow:
+        _follow_file(path)
+    return 0
+
+
+def _file_tail(path: Path, count: int) -> list[str]:
+    try:
+        data = path.read_bytes()[-count * 400 :]
+    except FileNotFoundError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-count:]
+
+
+def _follow_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(exist_ok=True)
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        while True:
+            chunk = handle.readline()
+            if chunk:
+                print(chunk.decode("utf-8", "replace").rstrip("\n"), flush=True)
+            else:
+                if path.exists() and path.stat().st_size < handle.tell():  # rotated
+                    handle.close()
+                    return _follow_file(path)
+                time.sleep(0.2)

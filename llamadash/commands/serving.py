@@ -1,0 +1,74 @@
+"""The long-running verbs: the dashboard (no verb) and ``serve`` (the API without the TUI)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from llamadash.commands.common import engine_from
+from llamadash.core.context import Engine
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    """Run the full-screen dashboard (with the side API unless --no-api)."""
+    from llamadash.api.server import ApiBindError, ApiServer
+    from llamadash.collectors.bundle import collectors_for
+    from llamadash.ui.app import build_app
+
+    engine = engine_from(args, api_port=args.api_port)
+    api = None
+    if not args.no_api:
+        try:
+            api = ApiServer(engine.switcher)
+        except ApiBindError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    engine.lock.acquire(api.url if api else "")
+    try:
+        app = build_app(engine, collectors=collectors_for(engine), api=api)
+        app.run()
+    finally:
+        engine.lock.release()
+    if app.quit_message:
+        print(app.quit_message)
+    return app.return_code or 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve the side API headless until Ctrl-C / SIGTERM; the server keeps running after."""
+    from llamadash.api.server import ApiBindError, ApiServer
+
+    overrides = {"api_host": args.host, "api_port": args.port, "api_token": args.token}
+    engine = engine_from(args, **overrides)
+    try:
+        url = ApiServer(engine.switcher).url  # validates the bind rule before taking the lock
+    except ApiBindError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine.lock.acquire(url)
+    try:
+        return asyncio.run(_serve(engine, args.switch))
+    finally:
+        engine.lock.release()
+
+
+async def _serve(engine: Engine, switch_to: str | None) -> int:
+    from llamadash.api.server import ApiBindError, serve_headless
+
+    def listening(url: str) -> None:
+        print(
+            f"llamadash API listening on {url} (server {engine.switcher.endpoint});"
+            " Ctrl-C stops the API, not llama-server",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        await serve_headless(engine.switcher, switch_to=switch_to, on_listening=listening)
+    except ApiBindError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.switcher.aclose()
+    return 0

@@ -1,0 +1,313 @@
+"""The dashboard app: panes fed by named workers, the picker, and the keys.
+
+Built by :func:`build_app` from an Engine (and optionally the side API and collectors), so tests
+run the same constructor against the real test-bed engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from llamadash.collectors.bundle import Collectors
+from llamadash.core.context import Engine
+from llamadash.core.events import Result, State, SwitchEvent
+from llamadash.ui.messages import (
+    ContainerSampled,
+    EngineChanged,
+    GpuSampled,
+    ServerSampled,
+    StatusObserved,
+    SwitchFinished,
+    SystemSampled,
+)
+from llamadash.ui.modals.picker import ModelPicker
+from llamadash.ui.screens.help import HelpScreen
+from llamadash.ui.widgets.container import ContainerPane
+from llamadash.ui.widgets.gpu import GpuPane
+from llamadash.ui.widgets.header import StatusLine
+from llamadash.ui.widgets.logs import LogPane
+from llamadash.ui.widgets.server import ServerPane
+from llamadash.ui.widgets.system import SystemPane
+
+
+class SideApi(Protocol):
+    """What the app needs of the side API server: start and stop on the app's loop."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class LlamaDash(App[None]):
+    """Full-screen dashboard for one llama-server."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "llamadash"
+    BINDINGS = [
+        Binding("m", "pick", "Models"),
+        Binding("s", "stop_server", "Stop"),
+        Binding("r", "restart", "Restart"),
+        Binding("l", "focus_logs", "Logs"),
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("slash", "filter_logs", "Filter"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit_keep", "Quit"),
+        Binding("Q", "quit_stop", "Stop+Quit", key_display="Q"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        collectors: Collectors | None = None,
+        api: SideApi | None = None,
+        refresh: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.switcher = engine.switcher
+        self.collectors = collectors
+        self.api = api
+        self.refresh_seconds = refresh
+        self.log_seq = 0
+        self.quit_message = ""
+        self._unsubscribe: Any = None
+
+    # --- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        api = self.api.url if self.api else "off"
+        yield StatusLine(self.switcher.endpoint, api, id="status")
+        with Grid(id="panes"):
+            yield GpuPane(id="gpu", classes="pane")
+            yield SystemPane(id="system", classes="pane")
+            yield ContainerPane(id="container", classes="pane")
+            yield ServerPane(id="server", classes="pane")
+        yield LogPane(self.switcher.logs.snapshot, id="logs", classes="pane")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self._unsubscribe = self.switcher.subscribe(self._on_engine_event)
+        self.set_interval(0.1, self.drain_logs)
+        self.drain_logs()
+        if self.api is not None:
+            await self.api.start()
+        self.adopt()
+        if self.collectors is not None:
+            self.sample_gpu()
+            self.sample_system()
+            self.sample_server()
+            if self.collectors.container is not None:
+                self.sample_container()
+        self.observe_status()
+
+    def _on_engine_event(self, event: SwitchEvent) -> None:
+        # Called on the loop by the switcher; a message keeps widget updates in the handlers.
+        self.post_message(EngineChanged(event))
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        self.workers.cancel_all()
+        if self.api is not None:
+            await self.api.stop()
+        if self.collectors is not None:
+            self.collectors.close()
+            await self.collectors.server.aclose()
+        await self.switcher.aclose()
+
+    # --- workers: all I/O, each posting immutable snapshots ------------------------------
+    @work(group="engine", exit_on_error=False)
+    async def adopt(self) -> None:
+        """Look at what already runs (from an earlier session or started by hand)."""
+        status = await self.switcher.adopt()
+        self.post_message(StatusObserved(status))
+
+    @work(thread=True, exclusive=True, group="gpu", exit_on_error=False)
+    def sample_gpu(self) -> None:
+        """NVML, once per refresh period."""
+        self._poll_thread(lambda: GpuSampled(self.collectors.gpu.collect()))  # type: ignore[union-attr]
+
+    @work(thread=True, exclusive=True, group="system", exit_on_error=False)
+    def sample_system(self) -> None:
+        """psutil, once per refresh period."""
+        self._poll_thread(lambda: SystemSampled(self.collectors.system.collect()))  # type: ignore[union-attr]
+
+    @work(thread=True, exclusive=True, group="container", exit_on_error=False)
+    def sample_container(self) -> None:
+        """Docker stats (streamed by the collector), once per refresh period."""
+        collector = self.collectors.container  # type: ignore[union-attr]
+        self._poll_thread(lambda: ContainerSampled(collector.collect()))  # type: ignore[union-attr]
+
+    def _poll_thread(self, sample: Any) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            began = time.monotonic()
+            message = sample()
+            if worker.is_cancelled:
+                return
+            self.post_message(message)
+            time.sleep(max(0.05, self.refresh_seconds - (time.monotonic() - began)))
+
+    @work(exclusive=True, group="server", exit_on_error=False)
+    async def sample_server(self) -> None:
+        """llama-server's /metrics, /slots, /props (async, on the loop)."""
+        assert self.collectors is not None
+        while True:
+            self.post_message(ServerSampled(await self.collectors.server.collect()))
+            await asyncio.sleep(self.refresh_seconds)
+
+    @work(exclusive=True, group="status", exit_on_error=False)
+    async def observe_status(self) -> None:
+        """Status from observation, so outside changes show up."""
+        while True:
+            await asyncio.sleep(self.refresh_seconds)
+            self.post_message(StatusObserved(await self.switcher.status()))
+
+    @work(group="switch", exit_on_error=False)
+    async def request_switch(self, target: str | None, restart: bool = False) -> None:
+        """Ask the engine; the same call POST /switch and the CLI make."""
+        outcome = await self.switcher.request(target, restart=restart)
+        self.post_message(SwitchFinished(outcome))
+
+    def drain_logs(self) -> None:
+        """Move new log lines into the pane (one batch per tick, whatever the flood)."""
+        self.log_seq, lines = self.switcher.logs.since(self.log_seq)
+        if lines:
+            self.query_one(LogPane).add_lines(lines)
+
+    # --- messages -------------------------------------------------------------------------
+    def on_gpu_sampled(self, message: GpuSampled) -> None:
+        self.query_one(GpuPane).show(message.snapshot)
+
+    def on_system_sampled(self, message: SystemSampled) -> None:
+        self.query_one(SystemPane).show(message.snapshot)
+
+    def on_container_sampled(self, message: ContainerSampled) -> None:
+        self.query_one(ContainerPane).show(message.snapshot)
+
+    def on_server_sampled(self, message: ServerSampled) -> None:
+        self.query_one(ServerPane).show(message.snapshot)
+
+    def on_engine_changed(self, message: EngineChanged) -> None:
+        self.query_one(StatusLine).apply_event(message.event)
+        if message.event.state == State.FAILED:
+            self.drain_logs()
+            self.query_one(LogPane).show_error()
+
+    def on_status_observed(self, message: StatusObserved) -> None:
+        self.query_one(StatusLine).apply_status(message.status)
+        if self.collectors is None or self.collectors.container is None:
+            self.query_one(ContainerPane).show_process(message.status)
+
+    def on_switch_finished(self, message: SwitchFinished) -> None:
+        outcome = message.outcome
+        if outcome.result == Result.FAILED:
+            self.notify(outcome.message, title="Switch failed", severity="error", timeout=10)
+        elif outcome.result == Result.SUPERSEDED:
+            self.notify(outcome.message, title="Superseded", severity="warning")
+        elif outcome.result == Result.READY and not outcome.restarted:
+            self.notify(f"{outcome.profile_id} is already running", title="No restart needed")
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """One funnel for every worker error: a visible notice, never a crash."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(
+                f"{event.worker.group}: {error}",
+                title="Background task failed",
+                severity="error",
+                timeout=10,
+            )
+
+    # --- actions --------------------------------------------------------------------------
+    def action_pick(self) -> None:
+        """Open the model picker."""
+        current = self.switcher.last_event.profile_id
+        note = ""
+        if self.switcher.busy:
+            target = self.switcher.last_event.profile_name
+            note = f"Switching to {target} now: your choice runs next (the latest choice wins)."
+        self.push_screen(ModelPicker(self.engine.profiles, current, note), self._picked)
+
+    def _picked(self, profile_id: str | None) -> None:
+        if profile_id is None:
+            return
+        profile = self.engine.profiles.get(profile_id)
+        self.notify(f"Switching to {profile.name if profile else profile_id}…")
+        self.request_switch(profile_id)
+
+    def action_stop_server(self) -> None:
+        """Stop llama-server (the dashboard keeps running)."""
+        self.request_switch(None)
+
+    def action_restart(self) -> None:
+        """Restart the current profile."""
+        current = self.switcher.last_event.profile_id
+        if current is None:
+            self.notify("nothing to restart: choose a model with m", severity="warning")
+            return
+        self.request_switch(current, restart=True)
+
+    def action_focus_logs(self) -> None:
+        """Focus the log view for scrolling."""
+        self.query_one(LogPane).log_view.focus()
+
+    def action_toggle_follow(self) -> None:
+        """Follow the log tail, or stop following."""
+        following = self.query_one(LogPane).toggle_follow()
+        self.notify("following logs" if following else "log follow paused")
+
+    def action_filter_logs(self) -> None:
+        """Open the log filter."""
+        self.query_one(LogPane).open_filter()
+
+    def action_help(self) -> None:
+        """Show the keys."""
+        api = self.api.url if self.api else "off"
+        self.push_screen(HelpScreen(api, str(self.engine.log_path)))
+
+    def action_quit_keep(self) -> None:
+        """Quit; the server keeps running."""
+        event = self.switcher.last_event
+        if event.state in (State.READY, State.LOADING, State.STARTING):
+            self.quit_message = (
+                f"llama-server keeps running ({event.profile_name}) at"
+                f" {self.switcher.endpoint}; stop it with: llamadash stop"
+            )
+        self.exit()
+
+    @work(group="switch", exit_on_error=False)
+    async def action_quit_stop(self) -> None:
+        """Stop the server, then quit."""
+        self.notify("stopping llama-server…")
+        await self.switcher.request(None)
+        self.quit_message = "llama-server stopped."
+        self.exit()
+
+
+def build_app(
+    engine: Engine,
+    *,
+    collectors: Collectors | None = None,
+    api: SideApi | None = None,
+    refresh: float = 1.0,
+) -> LlamaDash:
+    """The dashboard for ``engine`` (collectors None: panes stay empty, e.g. for snapshots)."""
+    return LlamaDash(engine, collectors=collectors, api=api, refresh=refresh)
+
+
+def tcss_path() -> Path:
+    """Where the stylesheet lives (packaged with the module)."""
+    return Path(__file__).with_name("app.tcss")

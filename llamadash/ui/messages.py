@@ -1,0 +1,62 @@
+"""App-wide messages: each carries an immutable snapshot, posted by workers or the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from llamadash.collectors.container import ContainerSnapshot
+from llamadash.collectors.gpu import GpuSnapshot
+from llamadash.collectors.server import ServerSnapshot
+from llamadash.collectors.system import SystemSnapshot
+from llamadash.core.events import Status, SwitchEvent, SwitchOutcome
+
+
+@dataclass
+class GpuSampled(Message):
+    """A new GPU snapshot."""
+
+    snapshot: GpuSnapshot
+
+
+@dataclass
+class SystemSampled(Message):
+    """A new CPU/RAM/disk/net snapshot."""
+
+    snapshot: SystemSnapshot
+
+
+@dataclass
+class ContainerSampled(Message):
+    """A new container snapshot."""
+
+    snapshot: ContainerSnapshot
+
+
+@dataclass
+class ServerSampled(Message):
+    """A new llama-server metrics snapshot."""
+
+    snapshot: ServerSnapshot
+
+
+@dataclass
+class EngineChanged(Message):
+    """The switcher published a state change or progress update."""
+
+    event: SwitchEvent
+
+
+@dataclass
+class StatusObserved(Message):
+    """A fresh Status computed from observation."""
+
+    status: Status
+
+
+@dataclass
+class SwitchFinished(Message):
+    """A switch (or stop) requested from the dashboard ended."""
+
+    outcome: SwitchOutcome

@@ -1,0 +1,51 @@
+"""Help screen: every key, and where things live."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = (
+    ("m", "model picker: 1-9/Enter choose, b bench profiles, Esc cancel"),
+    ("s", "stop llama-server"),
+    ("r", "restart the current profile"),
+    ("l", "focus the log pane (arrows/PgUp/PgDn scroll)"),
+    ("f", "follow logs on/off"),
+    ("/", "filter logs by text (Enter apply, Esc clear)"),
+    ("q", "quit the dashboard; llama-server keeps running"),
+    ("Q", "stop llama-server and quit"),
+    ("ctrl+p", "command palette"),
+    ("?", "this help"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and tips; any of Esc, q or ? closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, api: str, log_file: str) -> None:
+        super().__init__()
+        self.api = api
+        self.log_file = log_file
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", justify="right")
+        table.add_column()
+        for key, what in KEYS:
+            table.add_row(key, what)
+        table.add_row("", "")
+        table.add_row("API", f"{self.api}  (GET /status, GET /models, POST /switch)")
+        table.add_row("log file", self.log_file)
+        with Vertical(id="help"):
+            yield Static("[b]llamadash keys[/b]")
+            yield Static(table)
+
+    def action_close(self) -> None:
+        """Close the help."""
+        self.dismiss(None)

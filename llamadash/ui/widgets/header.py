@@ -1,0 +1,97 @@
+"""Status line: profile, state with elapsed time, endpoint and side-API address."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from llamadash.core.events import State, Status, SwitchEvent
+from llamadash.ui.format import duration
+
+_STYLE = {
+    State.READY: "bold green",
+    State.FAILED: "bold red",
+    State.IDLE: "dim",
+    State.STOPPING: "bold yellow",
+    State.STARTING: "bold yellow",
+    State.LOADING: "bold yellow",
+}
+
+
+def describe(event: SwitchEvent) -> str:
+    """The words for an event: Stopping…, Starting X…, Loading… stage pct ETA, Ready: X."""
+    name = event.profile_name or event.profile_id or ""
+    if event.state == State.STOPPING:
+        return "Stopping…"
+    if event.state == State.STARTING:
+        return f"Starting {name}…"
+    if event.state == State.LOADING:
+        detail = event.progress.describe() if event.progress else ""
+        return f"Loading {name}… {detail}".rstrip()
+    if event.state == State.READY:
+        return f"Ready: {name}" if name else "Ready"
+    if event.state == State.FAILED:
+        return f"Failed: {event.error or event.message}"
+    return "Idle: no model running (press m)"
+
+
+class StatusLine(Static):
+    """One line at the top, redrawn on every engine event and once a second."""
+
+    text: reactive[str] = reactive("Idle: no model running (press m)")
+
+    def __init__(self, endpoint: str, api: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.endpoint = endpoint
+        self.api = api
+        self.state = State.IDLE
+        self.since = time.time()
+        self.note = ""
+        self.queued: str | None = None
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh_line)
+        self.refresh_line()
+
+    def apply_event(self, event: SwitchEvent) -> None:
+        """Show an engine event at once."""
+        if event.state != self.state:
+            self.since = event.at
+        self.state = event.state
+        self.text = describe(event)
+        self.refresh_line()
+
+    def apply_status(self, status: Status) -> None:
+        """Correct the line from observation (e.g. a server killed outside llamadash)."""
+        self.note = status.note
+        self.queued = status.queued
+        if status.state != self.state and status.state not in (State.LOADING, State.STARTING):
+            self.state = status.state
+            self.since = status.since
+            name = status.profile_name or status.profile_id or ""
+            error = status.last_error or status.note
+            self.text = {
+                State.READY: f"Ready: {name}",
+                State.FAILED: f"Failed: {error}",
+                State.IDLE: "Idle: no model running (press m)",
+            }.get(status.state, self.text)
+        self.refresh_line()
+
+    def refresh_line(self) -> None:
+        """Redraw with the elapsed time."""
+        line = Text.assemble(
+            ("llamadash ", "bold"),
+            ("● ", _STYLE[self.state]),
+            (self.text, _STYLE[self.state]),
+            (f"  {duration(time.time() - self.since)}", "dim"),
+        )
+        if self.queued:
+            line.append(f"  (next: {self.queued})", style="yellow")
+        if self.note:
+            line.append(f"  [{self.note}]", style="yellow")
+        line.append(f"   server {self.endpoint}", style="cyan")
+        line.append(f"   api {self.api}", style="cyan")
+        self.update(line)
