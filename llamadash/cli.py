@@ -50,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     verbs.add_parser("models", parents=[common], help="list profiles (numbered like the picker)")
     verbs.add_parser("status", parents=[common], help="what runs now")
     switch = verbs.add_parser("switch", parents=[common], help="switch to a profile and wait")
-    switch.add_argument("profile", help="id, menu number (2, b1), prefix or part of the name")
+    switch.add_argument(
+        "profile",
+        nargs="?",
+        default=None,
+        help="id, menu number (2, b1), prefix or part of the name"
+        " (default: default_profile from models.conf)",
+    )
     switch.add_argument(
         "--dry-run",
         action="store_true",
@@ -63,10 +69,41 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=100, help="how many lines (default 100)")
     doctor = verbs.add_parser("doctor", parents=[common], help="check what this machine has")
     doctor.add_argument("profile", nargs="?", default=None, help="also check this profile")
+    doctor.add_argument(
+        "--print-runtime",
+        action="store_true",
+        help="only print the runtime auto would pick (compose or process)",
+    )
+    doctor.add_argument(
+        "--has",
+        metavar="CHECK",
+        default=None,
+        help="exit 0 if this one check passes (e.g. llama-server), else 1",
+    )
+    menu = verbs.add_parser(
+        "menu", parents=[common], help="numbered profile menu on the terminal; prints the chosen id"
+    )
+    menu.add_argument(
+        "--auto",
+        action="store_true",
+        help="no GPU or no terminal: print default_profile without asking",
+    )
+    complete = verbs.add_parser(
+        "complete", parents=[common], help="send one /completion request to the running server"
+    )
+    complete.add_argument("prompt")
+    complete.add_argument("-n", "--n-predict", type=int, default=32)
     demo = verbs.add_parser(
         "demo-model", parents=[common], help="put the demo GGUF (Gemma 3 270M) into the models dir"
     )
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument(
+        "--for",
+        dest="for_profile",
+        metavar="PROFILE",
+        default=None,
+        help="only if this profile uses the demo model and it is missing",
+    )
     return parser
 
 

@@ -18,6 +18,7 @@ def dispatch(args: argparse.Namespace) -> int:
     """Run the verb in ``args``, turning known errors into messages and exit codes."""
     # Imported here so `llamadash models` never pays for Textual or Starlette.
     from llamadash.commands.doctor import demo_model, doctor
+    from llamadash.commands.menu import complete, menu
     from llamadash.commands.query import logs, models, status
     from llamadash.commands.serving import dashboard, serve
     from llamadash.commands.switching import stop, switch
@@ -32,6 +33,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "stop": stop,
         "doctor": doctor,
         "demo-model": demo_model,
+        "menu": menu,
+        "complete": complete,
     }
     try:
         return verbs[args.verb](args)

@@ -33,6 +33,11 @@ def doctor(args: argparse.Namespace) -> int:
     settings = load_settings(profiles, overrides={"runtime": args.runtime})
     checks = machine_checks(settings)
     runtime = chosen_runtime(settings, checks)
+    if args.print_runtime:
+        print(runtime)
+        return 0
+    if args.has:
+        return 0 if any(c.name == args.has and c.ok for c in checks) else 1
     checks.append(Check("runtime", True, f"llamadash will use the {runtime} runtime"))
     # Only what the chosen runtime uses is required.
     needs = {
@@ -133,6 +138,10 @@ def demo_model(args: argparse.Namespace) -> int:
     profiles = load_profiles(args.models_conf)
     settings = load_settings(profiles)
     target = settings.models_dir / DEMO_MODEL
+    if args.for_profile:
+        profile = profiles.resolve(args.for_profile)
+        if profile.model_path(settings.models_dir) != target:
+            return 0  # that profile does not use the demo model
     if target.is_file():
         if not args.quiet:
             print(f"{target} is already there")

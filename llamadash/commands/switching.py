@@ -21,7 +21,13 @@ EXIT_BY_RESULT = {Result.READY: 0, Result.STOPPED: 0, Result.FAILED: 1, Result.S
 def switch(args: argparse.Namespace) -> int:
     """Switch to a profile and wait until it is ready or has failed."""
     engine = engine_from(args)
-    profile = engine.profiles.resolve(args.profile)
+    query = args.profile or engine.settings.default_profile
+    if not query:
+        print(
+            "error: name a profile (see `llamadash models`) or set default_profile", file=sys.stderr
+        )
+        return 2
+    profile = engine.profiles.resolve(query)
     if args.dry_run:
         return _dry_run(engine, profile.id, args.json)
     return _change(engine, profile.id, args, restart=args.restart)

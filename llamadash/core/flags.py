@@ -70,8 +70,8 @@ class FlagCache:
             text: str | None = path.read_text(encoding="utf-8")
         except (FileNotFoundError, UnicodeDecodeError):
             text = fetch()
-            if text is None:
-                return None
+            if text is None or not parse_help(text):
+                return None  # not cached: a failed or empty --help must not stick
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         flags = parse_help(text or "")

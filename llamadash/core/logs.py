@@ -35,6 +35,8 @@ class LogHub:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._size = path.stat().st_size if path.exists() else 0
+            self._lines.extend(_last_lines(path, max_lines))  # scrollback survives restarts
+            self._seq = len(self._lines)
 
     def subscribe(self, listener: LogListener) -> Callable[[], None]:
         """Call ``listener`` with each new batch of lines; returns the unsubscribe function."""
@@ -106,3 +108,19 @@ class LogHub:
                 older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
         self._size = 0
+
+
+def _last_lines(path: Path, count: int) -> list[str]:
+    """The last ``count`` lines of a file (reads at most ~200 bytes a line from the end)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - count * 200))
+            data = handle.read()
+    except OSError:
+        return []
+    lines = data.decode("utf-8", "replace").splitlines()
+    if size > count * 200 and lines:
+        lines = lines[1:]  # the first one is probably cut
+    return lines[-count:]

@@ -40,6 +40,9 @@ def resolve_profile(profiles: ProfileSet, query: str) -> Profile:
     lowered = query.strip().lower()
     if not lowered:
         raise UnknownProfileError(query, (), ids)
+    same = [p for p in profiles.profiles if p.id.lower() == lowered]
+    if len(same) == 1:
+        return same[0]
     prefixed = [p for p in profiles.profiles if p.id.lower().startswith(lowered)]
     if len(prefixed) == 1:
         return prefixed[0]

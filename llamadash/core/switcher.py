@@ -136,7 +136,8 @@ class Switcher:
             code = await health(self._http, self.endpoint)
             state = State.READY if code == 200 else State.LOADING
             self._emit(state, profile, message="adopted a running server")
-            self._follow(obs.ident)
+            # The log file already holds what an earlier llamadash saw; else show some history.
+            self._follow(obs.ident, tail=0 if self.logs.snapshot() else 200)
         return await self.status()
 
     # --- requests -------------------------------------------------------------------------
@@ -248,7 +249,8 @@ class Switcher:
             return self._fail(profile, str(exc), began=began)
         self.stats.switches += 1
         self.logs.separator(f"switching to {profile.name}")
-        self._emit(State.STOPPING, profile, message="stopping the current server")
+        if (await self.observe(max_age=0)).running:
+            self._emit(State.STOPPING, profile, message="stopping the current server")
         await asyncio.to_thread(self.runtime.stop, self.settings.stop_grace)
         await self._unfollow()
         if not await asyncio.to_thread(_wait_port_free, self.settings.port, 5.0):
@@ -342,7 +344,9 @@ class Switcher:
         )
 
     # --- logs -----------------------------------------------------------------------------
-    def _follow(self, ident: str, tracker: ProgressTracker | None = None) -> None:
+    def _follow(
+        self, ident: str, tracker: ProgressTracker | None = None, tail: int | None = None
+    ) -> None:
         """Pump ``ident``'s logs into the hub from a daemon thread (it may block forever)."""
         if not ident or (self._followed == ident and self._follower and not self._follower.done()):
             return
@@ -351,7 +355,7 @@ class Switcher:
 
         def pump() -> None:
             try:
-                for line in self.runtime.follow_logs(ident):
+                for line in self.runtime.follow_logs(ident, tail):
                     if tracker is not None:
                         tracker.feed(line)
                     self.logs.extend((line,))

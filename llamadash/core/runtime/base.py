@@ -83,8 +83,11 @@ class Runtime(Protocol):
         """Stop the server: SIGTERM, SIGTERM again 0.2 s later, SIGKILL after ``grace``."""
         ...
 
-    def follow_logs(self, ident: str) -> Iterator[str]:
-        """Yield log lines of ``ident`` from its start until it exits (blocking)."""
+    def follow_logs(self, ident: str, tail: int | None = None) -> Iterator[str]:
+        """Yield log lines of ``ident`` until it exits (blocking).
+
+        ``tail`` None starts from the server's first line; N starts with its last N lines.
+        """
         ...
 
     def log_tail(self, ident: str, lines: int) -> list[str]:

@@ -231,10 +231,11 @@ class ComposeRuntime:
         return out.strip().splitlines()[0] if out.strip() else ""
 
     # --- logs -----------------------------------------------------------------------------
-    def follow_logs(self, ident: str) -> Iterator[str]:
-        """Yield the container's log lines from its start until it exits."""
+    def follow_logs(self, ident: str, tail: int | None = None) -> Iterator[str]:
+        """Yield the container's log lines (all, or the last ``tail``) until it exits."""
         try:
-            stream = self.client().containers.get(ident).logs(stream=True, follow=True)
+            container = self.client().containers.get(ident)
+            stream = container.logs(stream=True, follow=True, tail="all" if tail is None else tail)
         except Exception:
             return
         pending = b""

@@ -144,14 +144,17 @@ class ProcessRuntime:
             )
         return self.observe()
 
-    def follow_logs(self, ident: str) -> Iterator[str]:
-        """Tail the server's log file from the start until the process exits."""
+    def follow_logs(self, ident: str, tail: int | None = None) -> Iterator[str]:
+        """Tail the server's log file (from the start, or its last ``tail`` lines) until exit."""
         pid = int(ident)
         try:
             handle = self.log_path.open("rb")
         except FileNotFoundError:
             return
         with handle:
+            if tail is not None:
+                yield from self.log_tail(ident, tail) if tail else ()
+                handle.seek(0, os.SEEK_END)
             pending = b""
             while True:
                 chunk = handle.read(65536)

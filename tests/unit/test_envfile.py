@@ -1,0 +1,358 @@
+"""The managed .env block: render, merge, atomic write, quoting, and a real Compose round trip."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from llamadash.core import envfile
+from llamadash.core.envfile import (
+    BEGIN,
+    END,
+    EnvValueError,
+    check_value,
+    join_args,
+    merge,
+    quote_arg,
+    read_block,
+    render_block,
+    write_env,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Files other than .env and .env.prev (temp files of the atomic write)."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in (".env", ".env.prev"))
+
+
+# --- render_block / quoting ------------------------------------------------------------------
+
+
+def test_render_block_single_quotes_each_value() -> None:
+    block = render_block({"LLAMA_PORT": "8080", "LLAMA_ARGS": '--x "a b" $HOME'})
+    assert block == (f"{BEGIN}\nLLAMA_PORT='8080'\nLLAMA_ARGS='--x \"a b\" $HOME'\n{END}\n")
+
+
+@pytest.mark.parametrize("name", ["lower", "1ABC", "A-B", "A B", ""])
+def test_render_block_rejects_bad_names(name: str) -> None:
+    with pytest.raises(EnvValueError, match="not a valid variable name"):
+        render_block({name: "x"})
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        ("a\nb", "a newline"),
+        ("a\rb", "a carriage return"),
+        ("a\0b", "a NUL byte"),
+        ("it's", "a single quote"),
+    ],
+)
+def test_check_value_rejects_what_env_cannot_carry(value: str, label: str) -> None:
+    with pytest.raises(EnvValueError) as info:
+        check_value("LLAMA_ARGS", value)
+    assert str(info.value).startswith(f"LLAMA_ARGS: value contains {label}")
+
+
+@pytest.mark.parametrize(
+    "arg", ["--ctx-size", "4096", "/models/a-b_c.gguf", "k=v", "-1", "a,b", "x+y@z%", "q8_0"]
+)
+def test_quote_arg_leaves_plain_words_bare(arg: str) -> None:
+    assert quote_arg(arg) == arg
+
+
+@pytest.mark.parametrize(
+    ("arg", "quoted"),
+    [
+        ("a b", '"a b"'),
+        ("", '""'),
+        ('say "hi"', '"say \\"hi\\""'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("$HOME", '"$HOME"'),
+        (r"blk\.(2[4-9])\.ffn_.*_exps\.=CPU", r'"blk\\.(2[4-9])\\.ffn_.*_exps\\.=CPU"'),
+    ],
+)
+def test_quote_arg_double_quotes_the_rest(arg: str, quoted: str) -> None:
+    assert quote_arg(arg) == quoted
+
+
+def test_join_args_is_shell_splittable_back() -> None:
+    args = ["--model", "/models/m.gguf", "--alias", "my model", "-ot", r"a\.b=CPU", ""]
+    joined = join_args(args)
+    assert joined == r'--model /models/m.gguf --alias "my model" -ot "a\\.b=CPU" ""'
+    assert shlex.split(joined) == args
+
+
+def test_join_args_rejects_single_quote() -> None:
+    with pytest.raises(EnvValueError, match="single quote"):
+        join_args(["--alias", "it's"])
+
+
+# --- merge -----------------------------------------------------------------------------------
+
+USER_HEAD = "# my settings\nHF_TOKEN=abc  \n\nexport FOO='bar baz'\n"
+
+
+def test_merge_appends_block_to_user_lines() -> None:
+    block = render_block({"LLAMA_PORT": "8080"})
+    merged = merge(USER_HEAD, block)
+    assert merged == USER_HEAD.rstrip("\n") + "\n\n" + block
+    assert merge("", block) == block
+
+
+def test_merge_comments_out_user_line_setting_a_managed_variable() -> None:
+    block = render_block({"LLAMA_PORT": "8080", "LLAMA_ARGS": "-x"})
+    user = "LLAMA_PORT=9999\nexport LLAMA_ARGS = --y\nOTHER=1\n# LLAMA_PORT=1 already a comment\n"
+    merged = merge(user, block)
+    lines = merged.splitlines()
+    assert "# overridden by llamadash (set it in models.conf): LLAMA_PORT=9999" in lines
+    assert "# overridden by llamadash (set it in models.conf): export LLAMA_ARGS = --y" in lines
+    assert "OTHER=1" in lines
+    assert "# LLAMA_PORT=1 already a comment" in lines
+    assert "LLAMA_PORT=9999" not in lines  # not active any more
+    # merging again changes nothing (the commented line is not commented twice)
+    assert merge(merged, block) == merged
+
+
+# --- write_env -------------------------------------------------------------------------------
+
+
+def test_first_write_creates_file_without_prev(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    assert write_env(env, {"LLAMA_PORT": "8080"}) is True
+    assert env.read_text() == render_block({"LLAMA_PORT": "8080"})
+    assert not (tmp_path / ".env.prev").exists()
+    assert _leftovers(tmp_path) == []
+    assert read_block(env) == {"LLAMA_PORT": "8080"}
+
+
+def test_user_lines_kept_byte_for_byte_and_block_replaced_in_place(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    head = "# top comment\nHF_TOKEN=secret value  \n\t# indented comment\n\n"
+    tail = "AFTER_BLOCK=1\n# trailing note with = sign\nexport X='y z'\n"
+    first = render_block({"LLAMA_PORT": "8080", "LLAMA_ARGS": "--a"})
+    env.write_text(head + first + tail)
+
+    assert write_env(env, {"LLAMA_PORT": "9090", "LLAMA_ARGS": '--b "c d"'}) is True
+    second = render_block({"LLAMA_PORT": "9090", "LLAMA_ARGS": '--b "c d"'})
+    assert env.read_text() == head + second + tail
+    assert read_block(env) == {"LLAMA_PORT": "9090", "LLAMA_ARGS": '--b "c d"'}
+
+    assert write_env(env, {"LLAMA_PORT": "7070"}) is True
+    assert env.read_text() == head + render_block({"LLAMA_PORT": "7070"}) + tail
+    assert (tmp_path / ".env.prev").read_text() == head + second + tail
+    assert _leftovers(tmp_path) == []
+
+
+def test_prev_holds_the_previous_content(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("MINE=1\n")
+    write_env(env, {"LLAMA_PORT": "1"})
+    assert (tmp_path / ".env.prev").read_text() == "MINE=1\n"
+    after_first = env.read_text()
+    write_env(env, {"LLAMA_PORT": "2"})
+    assert (tmp_path / ".env.prev").read_text() == after_first
+    assert read_block(tmp_path / ".env.prev") == {"LLAMA_PORT": "1"}
+    assert read_block(env) == {"LLAMA_PORT": "2"}
+
+
+def test_unchanged_write_returns_false_and_touches_nothing(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    write_env(env, {"LLAMA_PORT": "1"})
+    write_env(env, {"LLAMA_PORT": "2"})
+    prev_before = (tmp_path / ".env.prev").read_text()
+    mtime = env.stat().st_mtime_ns
+    assert write_env(env, {"LLAMA_PORT": "2"}) is False
+    assert (tmp_path / ".env.prev").read_text() == prev_before
+    assert env.stat().st_mtime_ns == mtime
+
+
+def test_write_comments_out_user_override(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("LLAMA_PORT=1234\nKEEP=me\n")
+    write_env(env, {"LLAMA_PORT": "8080"})
+    text = env.read_text()
+    assert text.startswith(
+        "# overridden by llamadash (set it in models.conf): LLAMA_PORT=1234\nKEEP=me\n"
+    )
+    assert read_block(env) == {"LLAMA_PORT": "8080"}
+
+
+def test_write_keeps_file_mode_and_prev_is_not_wider(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("SECRET=x\n")
+    env.chmod(0o600)
+    write_env(env, {"LLAMA_PORT": "1"})
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / ".env.prev").stat().st_mode) == 0o600
+    env.chmod(0o640)
+    write_env(env, {"LLAMA_PORT": "2"})
+    assert stat.S_IMODE(env.stat().st_mode) == 0o640
+    assert _leftovers(tmp_path) == []
+
+
+def test_new_file_mode(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    write_env(env, {"LLAMA_PORT": "1"})
+    assert stat.S_IMODE(env.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("bad", ["a\nb", "nul\0", "it's"])
+def test_rejected_value_writes_nothing(tmp_path: Path, bad: str) -> None:
+    env = tmp_path / ".env"
+    env.write_text("MINE=1\n")
+    with pytest.raises(EnvValueError):
+        write_env(env, {"LLAMA_PORT": "1", "LLAMA_ARGS": bad})
+    assert env.read_text() == "MINE=1\n"
+    assert _leftovers(tmp_path) == []
+    assert not (tmp_path / ".env.prev").exists()
+    with pytest.raises(EnvValueError):
+        write_env(tmp_path / "fresh.env", {"LLAMA_ARGS": bad})
+    assert not (tmp_path / "fresh.env").exists()
+
+
+def test_failed_replace_leaves_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text("MINE=1\n")
+
+    def boom(src: object, dst: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(envfile.os, "replace", boom)
+    with pytest.raises(OSError, match="disk on fire"):
+        write_env(env, {"LLAMA_PORT": "1"})
+    assert env.read_text() == "MINE=1\n"
+    assert _leftovers(tmp_path) == []
+
+
+def test_read_block_missing_file(tmp_path: Path) -> None:
+    assert read_block(tmp_path / "nope") == {}
+
+
+_USER_LINE = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"),
+    max_size=30,
+).filter(lambda line: not line.startswith(("# >>> llamadash", "# <<< llamadash")))
+# A line that sets LLAMA_PORT is commented out on purpose (tested above), so none is generated.
+_USER_LINE = _USER_LINE.filter(lambda line: "LLAMA_PORT" not in line)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(head=st.lists(_USER_LINE, max_size=5), tail=st.lists(_USER_LINE, max_size=5))
+def test_user_lines_survive_any_content(tmp_path: Path, head: list[str], tail: list[str]) -> None:
+    env = tmp_path / ".env"
+    block1 = render_block({"LLAMA_PORT": "1"})
+    original = (
+        "".join(f"{line}\n" for line in head) + block1 + "".join(f"{line}\n" for line in tail)
+    )
+    env.write_text(original, encoding="utf-8")
+    write_env(env, {"LLAMA_PORT": "2"})
+    expected = original.replace(block1, render_block({"LLAMA_PORT": "2"}), 1)
+    assert env.read_text(encoding="utf-8") == expected
+
+
+# --- the real Compose round trip -------------------------------------------------------------
+
+
+def _compose_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, text=True, check=False
+    )
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def compose_cli() -> None:
+    if not _compose_available():
+        if IN_CI:
+            pytest.fail("CI=true: the docker compose CLI plugin is missing", pytrace=False)
+        pytest.skip("the docker compose CLI plugin is missing")
+
+
+def _compose_command(project: Path) -> list[str]:
+    # The process environment beats .env in Compose: run with none of its variables set.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LLAMA", "COMPOSE_")) and k != "LLAMADASH_PROFILE"
+    }
+    result = subprocess.run(
+        [
+            "docker",
+            "compose",
+            "-f",
+            str(REPO / "compose.yaml"),
+            "-f",
+            str(REPO / "compose.cpu.yaml"),
+            "--project-directory",
+            str(project),
+            "--env-file",
+            str(project / ".env"),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    command = json.loads(result.stdout)["services"]["llama-server"]["command"]
+    # `compose config` prints a literal `$` as `$$` (its own escaping); undo that.
+    return [part.replace("$$", "$") for part in command]
+
+
+_ARG_ALPHABET = st.sampled_from([*"abcXYZ019-_/:,+@%^~#!?&;<>`", *'\\"${} =|*.()[]\té\u00df'])
+# Leading whitespace round-trips too (inside double quotes), so it is not filtered out.
+_ARG = st.text(alphabet=_ARG_ALPHABET, max_size=24)
+_REGEXES = st.sampled_from(
+    [
+        r"blk\.(2[4-9])\.ffn_.*_exps\.=CPU",
+        r"blk\.(2[4-9]|3[0-9]|4[0-7])\.ffn_(up|down|gate)_exps\.=CPU",
+        r"\.ffn_(up|down|gate)_exps\.=CPU",
+        r"^token_embd\.weight$=CPU",
+        r"blk\.\d+\.ffn_.*=CUDA0",
+        '{"enable_thinking": false}',
+        "${HOME} $PATH $$ \\$",
+    ]
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    args=st.lists(st.one_of(_ARG, _REGEXES), max_size=8),
+    port=st.integers(min_value=1024, max_value=65535),
+)
+@example(
+    args=["--override-tensor", r"blk\.(2[4-9])\.ffn_.*_exps\.=CPU", "--alias", "a b"], port=8080
+)
+@example(args=["", '"', "\\", "\\\\", '\\"', "$", "${X}", "$X", "a$$b", "{}", "x=|*.()"], port=9)
+def test_args_round_trip_through_real_compose(
+    compose_cli: None, tmp_path_factory: pytest.TempPathFactory, args: list[str], port: int
+) -> None:
+    project = tmp_path_factory.mktemp("compose")
+    write_env(project / ".env", {"LLAMA_PORT": str(port), "LLAMA_ARGS": join_args(args)})
+    command = _compose_command(project)
+    assert command == ["--host", "127.0.0.1", "--port", str(port), *args]
