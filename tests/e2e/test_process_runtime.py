@@ -1,0 +1,115 @@
+"""The process runtime: llama-server as a child process, with a real binary and real GGUFs."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llamadash.core.context import Engine, build_engine
+from llamadash.core.events import Result, State
+from llamadash.core.runtime.binary import find_llama_server
+from llamadash.core.runtime.base import RuntimeFailure
+from tests.e2e.conftest import write_conf
+
+pytestmark = pytest.mark.llama
+
+
+@pytest.fixture
+async def engine_p(
+    all_models: Path, llama_server_bin: Path, free_port: int, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Engine]:  # fmt: skip
+    monkeypatch.setenv("LLAMA_SERVER", str(llama_server_bin))
+    conf = write_conf(
+        tmp_path / "models.conf", models_dir=all_models, port=free_port, project="proc",
+        project_dir=tmp_path, state_dir=tmp_path / "state", runtime="process",
+    )  # fmt: skip
+    engine = build_engine(conf)
+    yield engine
+    await engine.switcher.request(None)
+    await engine.switcher.aclose()
+
+
+async def test_switch_between_profiles_as_child_processes(engine_p: Engine) -> None:
+    assert engine_p.runtime.name == "process"
+    for target in ("tiny", "gemma", "tiny"):
+        outcome = await engine_p.switcher.request(target)
+        assert outcome.result == Result.READY, outcome
+        status = await engine_p.switcher.status()
+        assert (status.state, status.profile_id) == (State.READY, target)
+        profile = engine_p.profiles.get(target)
+        assert profile is not None
+        assert status.args == engine_p.runtime.command(engine_p.switcher.launch_spec(profile))
+        cmdline = Path(f"/proc/{status.container}/cmdline").read_bytes().split(b"\0")
+        assert [a.decode() for a in cmdline[1:-1]] == list(status.args)
+    completion = httpx.post(f"{engine_p.switcher.endpoint}/completion",
+                            json={"prompt": "hi", "n_predict": 4}, timeout=30)  # fmt: skip
+    assert completion.status_code == 200
+    assert (
+        sum(line.startswith("--- switching to") for line in engine_p.switcher.logs.snapshot()) == 3
+    )
+
+
+async def test_a_second_llamadash_sees_the_server(engine_p: Engine) -> None:
+    assert (await engine_p.switcher.request("tiny")).result == Result.READY
+    other = build_engine(engine_p.profiles.path)
+    try:
+        status = await other.switcher.adopt()
+        assert (status.state, status.profile_id) == (State.READY, "tiny")
+        # It can stop a server that is not its child, and reaps nothing it does not own.
+        assert (await other.switcher.request(None)).result == Result.STOPPED
+    finally:
+        await other.switcher.aclose()
+    assert (await engine_p.switcher.status()).state == State.IDLE
+
+
+async def test_crash_while_loading_reports_exit_code_and_log_tail(engine_p: Engine) -> None:
+    outcome = await engine_p.switcher.request("corrupt")
+    assert outcome.result == Result.FAILED
+    assert "exited with code 1" in outcome.message
+    assert any("gguf" in line.lower() for line in outcome.log_tail)
+    assert (await engine_p.switcher.request("tiny")).result == Result.READY
+
+
+async def test_busy_port_is_refused_with_a_clear_message(engine_p: Engine) -> None:
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", engine_p.settings.port))
+        squatter.listen()
+        outcome = await engine_p.switcher.request("tiny")
+    assert outcome.result == Result.FAILED
+    assert f"port {engine_p.settings.port}" in outcome.message and "in use" in outcome.message
+
+
+async def test_busy_server_stops_without_sigkill(engine_p: Engine) -> None:
+    assert (await engine_p.switcher.request("gemma")).result == Result.READY
+    url = f"{engine_p.switcher.endpoint}/completion"
+
+    def generate() -> None:
+        try:
+            httpx.post(url, json={"prompt": "Once upon a time", "n_predict": 4000}, timeout=60)
+        except httpx.HTTPError:
+            pass
+
+    worker = threading.Thread(target=generate, daemon=True)
+    worker.start()
+    await asyncio.sleep(0.5)
+    assert (await engine_p.switcher.request("tiny")).result == Result.READY
+    assert engine_p.runtime.last_stop in ("SIGTERM", "SIGTERM x2")
+    worker.join(timeout=10)
+
+
+def test_missing_binary_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LLAMA_SERVER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("LLAMADASH_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(RuntimeFailure, match="LLAMA_SERVER=.*build-llama-server.sh"):
+        find_llama_server("")
