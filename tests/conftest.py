@@ -44,8 +44,10 @@ def engine() -> Iterator[Any]:
         client = docker.from_env(timeout=10)
         client.ping()
     except Exception as exc:
-        missing(f"the test Docker engine at {os.environ['DOCKER_HOST']} ({exc})",
-                "start it with `make testbed`")  # fmt: skip
+        missing(
+            f"the test Docker engine at {os.environ['DOCKER_HOST']} ({exc})",
+            "start it with `make testbed`",
+        )
     yield client
     client.close()
 
@@ -137,6 +139,14 @@ def compose_files() -> tuple[str, ...]:
 def run_compose(project: str, project_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``docker compose`` for a test project, output captured."""
     files = [a for f in compose_files() for a in ("-f", f)]
-    cmd = ["docker", "compose", "-p", project, "--project-directory", str(project_dir),
-           *files, *args]  # fmt: skip
+    cmd = [
+        "docker",
+        "compose",
+        "-p",
+        project,
+        "--project-directory",
+        str(project_dir),
+        *files,
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)

@@ -57,15 +57,30 @@ ctx = 256
 
 
 def write_conf(
-    path: Path, *, models_dir: Path, port: int, project: str, project_dir: Path,
-    state_dir: Path, image: str = "", runtime: str = "compose",
-) -> Path:  # fmt: skip
+    path: Path,
+    *,
+    models_dir: Path,
+    port: int,
+    project: str,
+    project_dir: Path,
+    state_dir: Path,
+    image: str = "",
+    runtime: str = "compose",
+) -> Path:
     """Write a models.conf for tests (extra profiles may be appended by the caller)."""
     files = f"{REPO / 'compose.yaml'},{REPO / 'compose.cpu.yaml'}"
-    path.write_text(CONF_TEMPLATE.format(
-        models_dir=models_dir, port=port, runtime=runtime, project=project,
-        project_dir=project_dir, compose_files=files, image=image, state_dir=state_dir,
-    ))  # fmt: skip
+    path.write_text(
+        CONF_TEMPLATE.format(
+            models_dir=models_dir,
+            port=port,
+            runtime=runtime,
+            project=project,
+            project_dir=project_dir,
+            compose_files=files,
+            image=image,
+            state_dir=state_dir,
+        )
+    )
     return path
 
 
@@ -78,17 +93,25 @@ def all_models(models_dir: Path, tiny_gguf: Path, gemma_gguf: Path) -> Path:
 
 @pytest.fixture
 def make_engine(
-    all_models: Path, llama_image: str, free_port: int,
-    compose_project: tuple[str, Path], tmp_path: Path,
-) -> Callable[..., Engine]:  # fmt: skip
+    all_models: Path,
+    llama_image: str,
+    free_port: int,
+    compose_project: tuple[str, Path],
+    tmp_path: Path,
+) -> Callable[..., Engine]:
     """A factory of compose Engines on one test project (same project → same server)."""
     project, project_dir = compose_project
 
     def make(**overrides: Any) -> Engine:
         conf = write_conf(
-            tmp_path / "models.conf", models_dir=all_models, port=free_port, project=project,
-            project_dir=project_dir, state_dir=tmp_path / "state", image=llama_image,
-        )  # fmt: skip
+            tmp_path / "models.conf",
+            models_dir=all_models,
+            port=free_port,
+            project=project,
+            project_dir=project_dir,
+            state_dir=tmp_path / "state",
+            image=llama_image,
+        )
         return build_engine(conf, overrides)
 
     return make

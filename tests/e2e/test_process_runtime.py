@@ -13,8 +13,8 @@ import pytest
 
 from llamadash.core.context import Engine, build_engine
 from llamadash.core.events import Result, State
-from llamadash.core.runtime.binary import find_llama_server
 from llamadash.core.runtime.base import RuntimeFailure
+from llamadash.core.runtime.binary import find_llama_server
 from tests.e2e.conftest import write_conf
 
 pytestmark = pytest.mark.llama
@@ -22,14 +22,22 @@ pytestmark = pytest.mark.llama
 
 @pytest.fixture
 async def engine_p(
-    all_models: Path, llama_server_bin: Path, free_port: int, tmp_path: Path,
+    all_models: Path,
+    llama_server_bin: Path,
+    free_port: int,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Engine]:  # fmt: skip
+) -> AsyncIterator[Engine]:
     monkeypatch.setenv("LLAMA_SERVER", str(llama_server_bin))
     conf = write_conf(
-        tmp_path / "models.conf", models_dir=all_models, port=free_port, project="proc",
-        project_dir=tmp_path, state_dir=tmp_path / "state", runtime="process",
-    )  # fmt: skip
+        tmp_path / "models.conf",
+        models_dir=all_models,
+        port=free_port,
+        project="proc",
+        project_dir=tmp_path,
+        state_dir=tmp_path / "state",
+        runtime="process",
+    )
     engine = build_engine(conf)
     yield engine
     await engine.switcher.request(None)
@@ -48,8 +56,11 @@ async def test_switch_between_profiles_as_child_processes(engine_p: Engine) -> N
         assert status.args == engine_p.runtime.command(engine_p.switcher.launch_spec(profile))
         cmdline = Path(f"/proc/{status.container}/cmdline").read_bytes().split(b"\0")
         assert [a.decode() for a in cmdline[1:-1]] == list(status.args)
-    completion = httpx.post(f"{engine_p.switcher.endpoint}/completion",
-                            json={"prompt": "hi", "n_predict": 4}, timeout=30)  # fmt: skip
+    completion = httpx.post(
+        f"{engine_p.switcher.endpoint}/completion",
+        json={"prompt": "hi", "n_predict": 4},
+        timeout=30,
+    )
     assert completion.status_code == 200
     assert (
         sum(line.startswith("--- switching to") for line in engine_p.switcher.logs.snapshot()) == 3
@@ -111,5 +122,5 @@ def test_missing_binary_says_how_to_get_one(
     monkeypatch.delenv("LLAMA_SERVER", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("LLAMADASH_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(RuntimeFailure, match="LLAMA_SERVER=.*build-llama-server.sh"):
+    with pytest.raises(RuntimeFailure, match=r"LLAMA_SERVER=.*build-llama-server\.sh"):
         find_llama_server("")

@@ -35,8 +35,12 @@ def user_env(tmp_path: Path, llama_server_bin: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLAMADASH_", "XDG_"))}
-    env.update(HOME=str(home), LLAMADASH_VENV=str(VENV), LLAMA_SERVER=str(llama_server_bin),
-               PYTHONUNBUFFERED="1")  # fmt: skip
+    env.update(
+        HOME=str(home),
+        LLAMADASH_VENV=str(VENV),
+        LLAMA_SERVER=str(llama_server_bin),
+        PYTHONUNBUFFERED="1",
+    )
     # Compose needs its CLI plugin; a clean HOME has none, so point DOCKER_CONFIG at the real one.
     env.setdefault("DOCKER_CONFIG", str(Path.home() / ".docker"))
     return env
@@ -44,10 +48,15 @@ def user_env(tmp_path: Path, llama_server_bin: Path) -> dict[str, str]:
 
 def conf_for(tmp_path: Path, models: Path, runtime: str, api_port: int, **extra: Any) -> Path:
     conf = write_conf(
-        tmp_path / "models.conf", models_dir=models, port=free_port(), runtime=runtime,
-        project=f"ldstart-{uuid.uuid4().hex[:8]}", project_dir=tmp_path, state_dir=tmp_path / "st",
+        tmp_path / "models.conf",
+        models_dir=models,
+        port=free_port(),
+        runtime=runtime,
+        project=f"ldstart-{uuid.uuid4().hex[:8]}",
+        project_dir=tmp_path,
+        state_dir=tmp_path / "st",
         image=extra.get("image", ""),
-    )  # fmt: skip
+    )
     text = conf.read_text().replace("stop_grace = 3", f"stop_grace = 3\napi_port = {api_port}")
     conf.write_text(text.replace(f"state_dir = {tmp_path / 'st'}\n", ""))
     return conf
@@ -65,14 +74,34 @@ def started() -> Iterator[list[tuple[subprocess.Popen[str], list[str], dict[str,
         subprocess.run(stop_cmd, env=env, capture_output=True, timeout=60, check=False)
 
 
-def run_headless(conf: Path, env: dict[str, str], profile: str, runtime: str,
-                 started: list[Any]) -> subprocess.Popen[str]:  # fmt: skip
-    cmd = [str(REPO / "start.sh"), "--headless", "--runtime", runtime, "--models-conf", str(conf),
-           profile]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    stop = [str(VENV / "bin" / "llamadash"), "stop", "--models-conf", str(conf),
-            "--runtime", runtime]  # fmt: skip
+def run_headless(
+    conf: Path, env: dict[str, str], profile: str, runtime: str, started: list[Any]
+) -> subprocess.Popen[str]:
+    cmd = [
+        str(REPO / "start.sh"),
+        "--headless",
+        "--runtime",
+        runtime,
+        "--models-conf",
+        str(conf),
+        profile,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stop = [
+        str(VENV / "bin" / "llamadash"),
+        "stop",
+        "--models-conf",
+        str(conf),
+        "--runtime",
+        runtime,
+    ]
     started.append((proc, stop, env))
     return proc
 
@@ -101,8 +130,11 @@ def test_headless_process_runtime_answers_a_completion(
     proc = run_headless(conf, user_env, "gemma", "process", started)
     status = wait_api_ready(f"http://127.0.0.1:{api_port}", proc)
     assert status["profile_id"] == "gemma" and status["runtime"] == "process"
-    reply = httpx.post(f"{status['endpoint']}/completion",
-                       json={"prompt": "The capital of France is", "n_predict": 8}, timeout=60)  # fmt: skip
+    reply = httpx.post(
+        f"{status['endpoint']}/completion",
+        json={"prompt": "The capital of France is", "n_predict": 8},
+        timeout=60,
+    )
     assert reply.status_code == 200 and reply.json()["content"]
     # State lives in the clean HOME's XDG dir, so a second llamadash sees the server.
     assert (Path(user_env["HOME"]) / ".local" / "state" / "llamadash" / "process").is_dir()
@@ -110,9 +142,12 @@ def test_headless_process_runtime_answers_a_completion(
 
 @pytest.mark.engine
 def test_headless_compose_runtime_on_the_test_engine(
-    tmp_path: Path, all_models: Path, user_env: dict[str, str], llama_image: str,
+    tmp_path: Path,
+    all_models: Path,
+    user_env: dict[str, str],
+    llama_image: str,
     started: list[Any],
-) -> None:  # fmt: skip
+) -> None:
     api_port = free_port()
     conf = conf_for(tmp_path, all_models, "compose", api_port, image=llama_image)
     proc = run_headless(conf, user_env, "1", "compose", started)
@@ -122,8 +157,15 @@ def test_headless_compose_runtime_on_the_test_engine(
 
 
 def run_start(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(REPO / "start.sh"), *args], env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        [str(REPO / "start.sh"), *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_help_and_unknown_option(user_env: dict[str, str]) -> None:
@@ -138,8 +180,9 @@ def test_missing_model_file_is_named(
 ) -> None:
     conf = conf_for(tmp_path, all_models, "process", free_port())
     conf.write_text(conf.read_text() + "\n[ghost]\nmodel = ghost.gguf\n")
-    done = run_start(["--headless", "--runtime", "process", "--models-conf", str(conf), "ghost"],
-                     user_env)  # fmt: skip
+    done = run_start(
+        ["--headless", "--runtime", "process", "--models-conf", str(conf), "ghost"], user_env
+    )
     assert done.returncode == 1
     assert "FAIL model of ghost" in done.stdout and "ghost.gguf" in done.stdout
     assert "fix the FAIL lines above" in done.stderr
@@ -167,27 +210,41 @@ def test_bad_llama_server_path_is_explained(
 
 @pytest.mark.engine
 def test_dashboard_started_by_start_sh_shows_ready_in_tmux(
-    tmp_path: Path, all_models: Path, user_env: dict[str, str], llama_image: str,
+    tmp_path: Path,
+    all_models: Path,
+    user_env: dict[str, str],
+    llama_image: str,
     started: list[Any],
-) -> None:  # fmt: skip
+) -> None:
     if shutil.which("tmux") is None:
         if IN_CI:
             pytest.fail("tmux is missing")
         pytest.skip("tmux is missing")
     conf = conf_for(tmp_path, all_models, "compose", free_port(), image=llama_image)
     session = f"ldstart-{uuid.uuid4().hex[:6]}"
-    env_args = [a for k, v in user_env.items() if k in ("HOME", "LLAMADASH_VENV", "LLAMA_SERVER",
-                "DOCKER_HOST", "DOCKER_CONFIG", "PATH") for a in ("-e", f"{k}={v}")]  # fmt: skip
+    env_args = [
+        a
+        for k, v in user_env.items()
+        if k in ("HOME", "LLAMADASH_VENV", "LLAMA_SERVER", "DOCKER_HOST", "DOCKER_CONFIG", "PATH")
+        for a in ("-e", f"{k}={v}")
+    ]
     script = f"{REPO / 'start.sh'} --runtime compose --models-conf {conf} tiny"
-    subprocess.run(["tmux", "new-session", "-d", "-x", "160", "-y", "48", "-s", session,
-                    *env_args, script], check=True, env=user_env)  # fmt: skip
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-x", "160", "-y", "48", "-s", session, *env_args, script],
+        check=True,
+        env=user_env,
+    )
     stop = [str(VENV / "bin" / "llamadash"), "stop", "--models-conf", str(conf)]
     try:
         screen = ""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                    capture_output=True, text=True, check=False).stdout  # fmt: skip
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
             if "Ready: Tiny random llama" in screen and "Models" in screen:
                 break
             time.sleep(0.5)

@@ -29,9 +29,12 @@ def wait_healthy(url: str, timeout: float = 60.0) -> float:
 
 
 def test_compose_service_serves_tiny_model(
-    engine: Any, llama_image: str, tiny_gguf: Path, free_port: int,
+    engine: Any,
+    llama_image: str,
+    tiny_gguf: Path,
+    free_port: int,
     compose_project: tuple[str, Path],
-) -> None:  # fmt: skip
+) -> None:
     project, project_dir = compose_project
     (project_dir / ".env").write_text(
         f"LLAMA_IMAGE={llama_image}\n"

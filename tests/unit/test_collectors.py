@@ -312,8 +312,10 @@ def test_prometheus_parser_is_tolerant() -> None:
 
 def test_parse_recorded_slots_payloads() -> None:
     idle = parse_slots(json.loads(SLOTS_IDLE))
-    assert idle == (SlotInfo(id=0, is_processing=False, n_ctx=256),
-                    SlotInfo(id=1, is_processing=False, n_ctx=256))  # fmt: skip
+    assert idle == (
+        SlotInfo(id=0, is_processing=False, n_ctx=256),
+        SlotInfo(id=1, is_processing=False, n_ctx=256),
+    )
 
     after = parse_slots(json.loads(SLOTS_TEXT))
     assert after is not None and len(after) == 2
@@ -336,8 +338,10 @@ def test_parse_slots_tolerates_odd_shapes() -> None:
     assert parse_slots({"error": "x"}) is None
     assert parse_slots(None) is None
     odd = parse_slots([{"id": 3, "next_token": {"n_decoded": 2}}, 7, {"is_processing": True}])
-    assert odd == (SlotInfo(id=3, is_processing=False, n_ctx=None, n_decoded=2),
-                   SlotInfo(id=2, is_processing=True, n_ctx=None))  # fmt: skip
+    assert odd == (
+        SlotInfo(id=3, is_processing=False, n_ctx=None, n_decoded=2),
+        SlotInfo(id=2, is_processing=True, n_ctx=None),
+    )
 
 
 def test_decode_rate() -> None:
@@ -464,10 +468,23 @@ def test_server_collector_refuses_non_loopback() -> None:
 @pytest.fixture
 def live_server(llama_server_bin: Path, tiny_gguf: Path, free_port: int) -> Iterator[str]:
     proc = subprocess.Popen(
-        [str(llama_server_bin), "-m", str(tiny_gguf), "--host", "127.0.0.1",
-         "--port", str(free_port), "--metrics", "-c", "512", "-np", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            str(llama_server_bin),
+            "-m",
+            str(tiny_gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port),
+            "--metrics",
+            "-c",
+            "512",
+            "-np",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{free_port}"
     try:
         deadline = time.monotonic() + 60
