@@ -27,11 +27,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DOCKER_HOST", "unix:///tmp/llamadash-testbed/docker.sock")
 
-from llamadash.core.context import Engine, build_engine  # noqa: E402
-from llamadash.core.envfile import write_env  # noqa: E402
-from llamadash.core.runtime.compose import ComposeRuntime  # noqa: E402
-from tests.e2e.conftest import write_conf  # noqa: E402
-from tests.support.tiny_gguf import write_tiny_gguf  # noqa: E402
+from llamadash.core.context import Engine, build_engine
+from llamadash.core.envfile import write_env
+from llamadash.core.runtime.compose import ComposeRuntime
+from tests.e2e.conftest import write_conf
+from tests.support.tiny_gguf import write_tiny_gguf
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = os.environ.get("LLAMADASH_TEST_IMAGE", "llamadash/llama-server:local")
@@ -60,10 +60,14 @@ def make_engine(work: Path, models: Path, name: str) -> Engine:
     project_dir = work / name
     project_dir.mkdir()
     conf = write_conf(
-        project_dir / "models.conf", models_dir=models, port=free_port(),
-        project=f"ldbench-{name}-{uuid.uuid4().hex[:6]}", project_dir=project_dir,
-        state_dir=project_dir / "state", image=IMAGE,
-    )  # fmt: skip
+        project_dir / "models.conf",
+        models_dir=models,
+        port=free_port(),
+        project=f"ldbench-{name}-{uuid.uuid4().hex[:6]}",
+        project_dir=project_dir,
+        state_dir=project_dir / "state",
+        image=IMAGE,
+    )
     return build_engine(conf)
 
 
@@ -104,8 +108,11 @@ def keep_busy(url: str) -> threading.Thread:
 
     def generate() -> None:
         try:
-            httpx.post(f"{url}/completion", json={"prompt": "Once upon a time", "n_predict": 4000},
-                       timeout=60)  # fmt: skip
+            httpx.post(
+                f"{url}/completion",
+                json={"prompt": "Once upon a time", "n_predict": 4000},
+                timeout=60,
+            )
         except httpx.HTTPError:
             pass
 
@@ -151,9 +158,11 @@ async def run(rounds: int) -> None:
 
 def report(label: str, times: dict[str, list[float]]) -> None:
     ours, bare = statistics.median(times["ours"]), statistics.median(times["bare"])
-    print(f"{label}: n={len(times['ours'])}  llamadash median {ours * 1000:.0f} ms,"
-          f" bare compose+poll median {bare * 1000:.0f} ms,"
-          f" ratio {ours / bare:.3f}, overhead {(ours - bare) * 1000:+.0f} ms")  # fmt: skip
+    print(
+        f"{label}: n={len(times['ours'])}  llamadash median {ours * 1000:.0f} ms,"
+        f" bare compose+poll median {bare * 1000:.0f} ms,"
+        f" ratio {ours / bare:.3f}, overhead {(ours - bare) * 1000:+.0f} ms"
+    )
 
 
 def main() -> None:
