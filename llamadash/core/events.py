@@ -99,6 +99,8 @@ class Status:
     progress: Progress | None = None
     managed: bool = True
     queued: str | None = None
+    switching_to: str | None = None
+    """The profile the running switch is heading for (also during preflight)."""
     log_tail: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -155,9 +155,23 @@ class Switcher:
                 self._supersede(queued, target)
                 self._queued = None
             return await asyncio.shield(active.future)
-        if active is None and not restart and await self._already(target):
+        if (
+            active is None
+            and not restart
+            and await self._already(target)
+            and self._active is None  # and nothing was asked meanwhile
+            and self._queued is None
+        ):
             result = Result.READY if target else Result.STOPPED
             return SwitchOutcome(result, target, f"already {result.value}", restarted=False)
+        # _already() awaited: other requests may have queued or started a job meanwhile, and
+        # overwriting a stale `queued` would leave its callers waiting forever.
+        active, queued = self._active, self._queued
+        if active is not None and active.target == target and not restart:
+            if queued is not None:
+                self._supersede(queued, target)
+                self._queued = None
+            return await asyncio.shield(active.future)
         if queued is not None and queued.target == target:
             job = queued
         else:
@@ -227,7 +241,8 @@ class Switcher:
                 f" {profile.source}; models_dir = {spec.models_dir})"
             )
         try:
-            args = self.runtime.command(spec)
+            # command() may run `docker compose config` once: a thread, not the event loop.
+            args = await asyncio.to_thread(self.runtime.command, spec)
             if hasattr(self.runtime, "env_values"):
                 self.runtime.env_values(spec)
         except (RuntimeFailure, ValueError) as exc:
@@ -243,11 +258,11 @@ class Switcher:
 
     async def _switch(self, profile: Profile) -> SwitchOutcome:
         began = time.monotonic()
+        self.stats.switches += 1  # counted before preflight, so failures <= switches
         try:
             spec = await self.preflight(profile)
         except SwitchError as exc:
             return self._fail(profile, str(exc), began=began)
-        self.stats.switches += 1
         self.logs.separator(f"switching to {profile.name}")
         if (await self.observe(max_age=0)).running:
             self._emit(State.STOPPING, profile, message="stopping the current server")
@@ -388,7 +403,8 @@ class Switcher:
         """What runs now, from the last event and a fresh-enough observation."""
         obs = self._obs_cache[1] if self.busy and self._obs_cache else await self.observe()
         queued = self._queued.target if self._queued else None
-        return build_status(self, obs, queued)
+        target = self._active.target if self._active else None
+        return replace(build_status(self, obs, queued), switching_to=target)
 
     async def aclose(self) -> None:
         """Stop following logs and close clients; the server keeps running."""

@@ -1,0 +1,105 @@
+"""``GET /metrics``: Prometheus text exposition (format 0.0.4), every series ``llamadash_``."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from llamadash.api.state import ApiContext, context
+from llamadash.core.events import State, Status
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DURATION_BUCKETS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
+
+
+def escape_label(value: str) -> str:
+    """A label value escaped as the exposition format requires."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if value == float("inf"):
+        return "+Inf"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+def _header(name: str, kind: str, help_text: str) -> list[str]:
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+
+
+def histogram(
+    name: str, help_text: str, values: Sequence[float], buckets: Iterable[float]
+) -> list[str]:
+    """A histogram with cumulative ``le`` buckets (ending at +Inf), ``_sum`` and ``_count``."""
+    ordered = sorted(values)
+    lines = _header(name, "histogram", help_text)
+    for bound in (*buckets, float("inf")):
+        count = bisect.bisect_right(ordered, bound)
+        lines.append(f'{name}_bucket{{le="{_number(bound)}"}} {count}')
+    lines.append(f"{name}_sum {_number(sum(ordered))}")
+    lines.append(f"{name}_count {len(ordered)}")
+    return lines
+
+
+def render(ctx: ApiContext, status: Status) -> str:
+    """The whole exposition for the switcher's counters and ``status``."""
+    stats = ctx.switcher.stats
+    lines: list[str] = []
+    for name, kind, help_text, value in (
+        (
+            "llamadash_switches_total",
+            "counter",
+            "Switches started (stop, start, load).",
+            stats.switches,
+        ),
+        (
+            "llamadash_switch_failures_total",
+            "counter",
+            "Switches that failed (refused before start, crashed, or timed out).",
+            stats.failures,
+        ),
+        (
+            "llamadash_switches_superseded_total",
+            "counter",
+            "Queued switch requests replaced by a newer request before they ran.",
+            stats.superseded,
+        ),
+    ):
+        lines += _header(name, kind, help_text)
+        lines.append(f"{name} {value}")
+    lines += histogram(
+        "llamadash_switch_duration_seconds",
+        "Seconds from a switch request starting to the server being ready.",
+        stats.durations,
+        DURATION_BUCKETS,
+    )
+    lines += _header("llamadash_state", "gauge", "1 for the state the server is in, else 0.")
+    for state in State:
+        lines.append(f'llamadash_state{{state="{state.value}"}} {int(status.state == state)}')
+    lines += _header(
+        "llamadash_info", "gauge", "The profile the server runs or loads ('' when none)."
+    )
+    profile, name = status.profile_id or "", status.profile_name
+    lines.append(
+        f'llamadash_info{{profile="{escape_label(profile)}",name="{escape_label(name)}",'
+        f'runtime="{escape_label(status.runtime)}"}} 1'
+    )
+    lines += _header(
+        "llamadash_server_uptime_seconds", "gauge", "Seconds llama-server has been running."
+    )
+    lines.append(f"llamadash_server_uptime_seconds {_number(status.uptime or 0.0)}")
+    lines += _header("llamadash_api_event_clients", "gauge", "Open GET /events streams.")
+    lines.append(f"llamadash_api_event_clients {ctx.event_clients}")
+    lines += _header("llamadash_api_uptime_seconds", "gauge", "Seconds the API has been up.")
+    lines.append(f"llamadash_api_uptime_seconds {_number(ctx.uptime)}")
+    return "\n".join(lines) + "\n"
+
+
+async def metrics(request: Request) -> Response:
+    """``GET /metrics``."""
+    ctx = context(request)
+    status = await ctx.status()
+    return Response(render(ctx, status), media_type=CONTENT_TYPE)

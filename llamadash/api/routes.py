@@ -1,0 +1,177 @@
+"""The JSON routes: /healthz, /models, /status, /switch, /stop.
+
+Status codes of ``POST /switch`` (and ``POST /stop``):
+
+* 200 ready (or stopped) — including "already ready", which restarts nothing;
+* 202 ``"wait": false`` — accepted, the switch runs on; ``Location: /status``;
+* 400 malformed body or query, naming the problem; 404 unknown model, with near matches;
+* 409 superseded by a newer request before it ran;
+* 502 the switch failed (``message`` and the server's ``log_tail``);
+* 503 the engine cannot be reached, or the API is shutting down;
+* 504 no outcome within ``timeout`` seconds — the switch keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from llamadash import __version__
+from llamadash.api.errors import ApiError
+from llamadash.api.inputs import check_query_keys, parse_stop, parse_switch, read_body
+from llamadash.api.state import ApiContext, context
+from llamadash.core.events import BUSY_STATES, Result, State, Status, SwitchOutcome
+from llamadash.core.profiles import Profile, UnknownProfileError
+from llamadash.core.runtime.base import RuntimeFailure
+from llamadash.core.switcher import SwitchError
+
+STATUS_BY_RESULT = {
+    Result.READY: 200,
+    Result.STOPPED: 200,
+    Result.SUPERSEDED: 409,
+    Result.FAILED: 502,
+}
+
+
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``: llamadash itself answers (never touches the engine; no token needed)."""
+    ctx = context(request)
+    return JSONResponse(
+        {"ok": True, "version": __version__, "uptime": ctx.uptime, "busy": ctx.switcher.busy}
+    )
+
+
+async def status(request: Request) -> Response:
+    """``GET /status``: what runs now."""
+    return JSONResponse((await _status(context(request))).to_dict())
+
+
+async def models(request: Request) -> Response:
+    """``GET /models``: every profile, marking the current and the loading one."""
+    ctx = context(request)
+    now = await _status(ctx)
+    current = now.profile_id if now.state == State.READY else None
+    loading = now.profile_id if now.state in BUSY_STATES else None
+    profiles = ctx.switcher.profiles
+    numbers = {p.id: str(i) for i, p in enumerate(profiles.production, 1)}
+    numbers.update({p.id: f"b{i}" for i, p in enumerate(profiles.benches, 1)})
+    body = {
+        "current": current,
+        "loading": loading,
+        "state": now.state.value,
+        "models": [
+            _profile(p, numbers[p.id], current=p.id == current, loading=p.id == loading)
+            for p in profiles.profiles
+        ],
+    }
+    return JSONResponse(body)
+
+
+def _profile(p: Profile, number: str, *, current: bool, loading: bool) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "number": number,
+        "model": p.model,
+        "speed": p.speed,
+        "ctx": p.ctx,
+        "bench": p.bench,
+        "current": current,
+        "loading": loading,
+    }
+
+
+async def switch(request: Request) -> Response:
+    """``POST /switch {"model": ..., "wait": true, "restart": false, "timeout": <s>}``."""
+    ctx = context(request)
+    check_query_keys(k for k, _ in request.query_params.multi_items())
+    asked = parse_switch(await read_body(request), request.query_params)
+    try:
+        profile = ctx.switcher.profiles.resolve(asked.model)
+    except UnknownProfileError as exc:
+        raise ApiError(
+            404,
+            "unknown_model",
+            str(exc),
+            query=asked.model,
+            suggestions=list(exc.suggestions),
+            valid=list(exc.valid),
+        ) from None
+    job = ctx.submit(profile.id, restart=asked.restart)
+    if not asked.wait:
+        return await _accepted(ctx, f"switching to {profile.id}")
+    return await _answer(ctx, job, asked.timeout)
+
+
+async def stop(request: Request) -> Response:
+    """``POST /stop`` (body optional: ``{"wait": true, "timeout": <s>}``)."""
+    ctx = context(request)
+    check_query_keys(k for k, _ in request.query_params.multi_items())
+    asked = parse_stop(await read_body(request), request.query_params)
+    job = ctx.submit(None)
+    if not asked.wait:
+        return await _accepted(ctx, "stopping")
+    return await _answer(ctx, job, asked.timeout)
+
+
+async def _accepted(ctx: ApiContext, message: str) -> Response:
+    now = await _status(ctx)
+    return JSONResponse(
+        {"message": f"{message}; follow GET /status or GET /events", "status": now.to_dict()},
+        status_code=202,
+        headers={"Location": "/status"},
+    )
+
+
+async def _answer(
+    ctx: ApiContext, job: asyncio.Task[SwitchOutcome], timeout: float | None
+) -> Response:
+    """Wait for ``job`` (at most ``timeout`` s) and turn its outcome into a response."""
+    seconds = ctx.switcher.settings.switch_timeout if timeout is None else timeout
+    closing = asyncio.ensure_future(ctx.closing.wait())
+    try:
+        await asyncio.wait({job, closing}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closing.cancel()
+    if not job.done():
+        now = await _status(ctx)
+        if ctx.closing.is_set():
+            raise ApiError(
+                503,
+                "shutting_down",
+                "the API is shutting down; the switch goes on",
+                status=now.to_dict(),
+            )
+        raise ApiError(
+            504,
+            "timeout",
+            f"no outcome after {seconds:g}s; the switch goes on (see /status)",
+            timeout=seconds,
+            status=now.to_dict(),
+        )
+    try:
+        outcome = job.result()
+    except SwitchError as exc:  # resolve() returned an id, so only a changed models.conf
+        raise ApiError(404, "unknown_model", str(exc)) from None
+    except RuntimeFailure as exc:
+        raise ApiError(503, "engine_unavailable", str(exc)) from None
+    now = await _status(ctx)
+    code = STATUS_BY_RESULT[outcome.result]
+    body: dict[str, Any] = {
+        "message": outcome.message,
+        "outcome": outcome.to_dict(),
+        "status": now.to_dict(),
+    }
+    if outcome.result == Result.FAILED:
+        body.update(error="switch_failed", log_tail=list(outcome.log_tail))
+    elif outcome.result == Result.SUPERSEDED:
+        body.update(error="superseded", superseded_by=outcome.superseded_by)
+    return JSONResponse(body, status_code=code)
+
+
+async def _status(ctx: ApiContext) -> Status:
+    """The switcher's status (an engine that cannot be reached is a 503 ApiError)."""
+    return await ctx.status()

@@ -1,0 +1,85 @@
+"""What the API keeps besides the engine: running switch jobs, SSE clients, a closing flag.
+
+It holds no copy of the engine's state: every answer is computed from the Switcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from llamadash.api.errors import ApiError
+from llamadash.core.events import Status, SwitchOutcome
+from llamadash.core.runtime.base import RuntimeFailure
+from llamadash.core.switcher import Switcher
+
+log = logging.getLogger(__name__)
+KEEPALIVE_SECONDS = 15.0
+
+
+@dataclass
+class ApiContext:
+    """Shared by every handler of one app (``app.state.ctx``)."""
+
+    switcher: Switcher
+    token: str = ""
+    keepalive: float = KEEPALIVE_SECONDS
+    """Seconds between SSE keepalive comments."""
+    started: float = field(default_factory=time.monotonic)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the server stops: event streams end, waiting switch requests answer 503."""
+    jobs: set[asyncio.Task[SwitchOutcome]] = field(default_factory=set)
+    """Switch/stop requests in flight; referenced here so they finish even if nobody waits."""
+    event_clients: int = 0
+    """Open ``GET /events`` streams."""
+    _status_call: asyncio.Task[Status] | None = None
+
+    def submit(self, target: str | None, *, restart: bool = False) -> asyncio.Task[SwitchOutcome]:
+        """Hand a switch (``target`` = profile id) or stop (None) to the switcher, as a task.
+
+        The task keeps running when the HTTP client goes away or stops waiting.
+        """
+        task = asyncio.create_task(
+            self.switcher.request(target, restart=restart), name=f"llamadash-api-{target}"
+        )
+        self.jobs.add(task)
+        task.add_done_callback(self._job_done)
+        return task
+
+    def _job_done(self, task: asyncio.Task[SwitchOutcome]) -> None:
+        self.jobs.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("switch request ended with %s: %s", type(exc).__name__, exc)
+
+    async def status(self) -> Status:
+        """``Switcher.status()``, with concurrent callers sharing one call in flight.
+
+        Fifty clients polling at once cost one runtime observation, not fifty threads.
+
+        Raises:
+            ApiError: 503 when the runtime cannot be observed (Docker engine unreachable).
+        """
+        call = self._status_call
+        if call is None or call.done():
+            call = asyncio.ensure_future(self.switcher.status())
+            self._status_call = call
+        try:
+            return await asyncio.shield(call)
+        except RuntimeFailure as exc:
+            raise ApiError(503, "engine_unavailable", str(exc)) from None
+
+    @property
+    def uptime(self) -> float:
+        """Seconds since the app was created."""
+        return time.monotonic() - self.started
+
+
+def context(request: Request) -> ApiContext:
+    """The ApiContext of the app serving ``request``."""
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, ApiContext)
+    return ctx
