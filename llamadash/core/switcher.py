@@ -149,14 +149,10 @@ class Switcher:
         """
         if target is not None and self.profiles.get(target) is None:
             raise SwitchError(f"no profile with id {target!r}")
-        active, queued = self._active, self._queued
-        if active is not None and active.target == target and not restart:
-            if queued is not None:
-                self._supersede(queued, target)
-                self._queued = None
-            return await asyncio.shield(active.future)
+        if (joined := self._join_active(target, restart)) is not None:
+            return await joined
         if (
-            active is None
+            self._active is None
             and not restart
             and await self._already(target)
             and self._active is None  # and nothing was asked meanwhile
@@ -165,13 +161,10 @@ class Switcher:
             result = Result.READY if target else Result.STOPPED
             return SwitchOutcome(result, target, f"already {result.value}", restarted=False)
         # _already() awaited: other requests may have queued or started a job meanwhile, and
-        # overwriting a stale `queued` would leave its callers waiting forever.
-        active, queued = self._active, self._queued
-        if active is not None and active.target == target and not restart:
-            if queued is not None:
-                self._supersede(queued, target)
-                self._queued = None
-            return await asyncio.shield(active.future)
+        # overwriting a stale `queued` would leave its callers waiting forever: look again.
+        if (joined := self._join_active(target, restart)) is not None:
+            return await joined
+        queued = self._queued
         if queued is not None and queued.target == target:
             job = queued
         else:
@@ -182,6 +175,18 @@ class Switcher:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="llamadash-switcher")
         return await asyncio.shield(job.future)
+
+    def _join_active(
+        self, target: str | None, restart: bool
+    ) -> asyncio.Future[SwitchOutcome] | None:
+        """Join the running job if it heads for ``target`` (a queued other target loses)."""
+        active = self._active
+        if active is None or active.target != target or restart:
+            return None
+        if self._queued is not None:
+            self._supersede(self._queued, target)
+            self._queued = None
+        return asyncio.shield(active.future)
 
     async def _already(self, target: str | None) -> bool:
         """True when ``target`` is what already runs healthy (or, for a stop, nothing runs)."""
