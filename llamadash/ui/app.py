@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +21,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from llamadash.collectors.bundle import Collectors
 from llamadash.core.context import Engine
-from llamadash.core.events import Result, State, SwitchEvent
+from llamadash.core.events import BUSY_STATES, Result, State, SwitchEvent
 from llamadash.ui.messages import (
     ContainerSampled,
     EngineChanged,
@@ -38,6 +39,8 @@ from llamadash.ui.widgets.header import StatusLine
 from llamadash.ui.widgets.logs import LogPane
 from llamadash.ui.widgets.server import ServerPane
 from llamadash.ui.widgets.system import SystemPane
+
+Pane = GpuPane | SystemPane | ContainerPane | ServerPane
 
 
 class SideApi(Protocol):
@@ -83,6 +86,7 @@ class LlamaDash(App[None]):
         self.log_seq = 0
         self.quit_message = ""
         self._unsubscribe: Any = None
+        self._last_shown: dict[type[Pane], Any] = {}
 
     # --- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -180,34 +184,63 @@ class LlamaDash(App[None]):
         outcome = await self.switcher.request(target, restart=restart)
         self.post_message(SwitchFinished(outcome))
 
+    @property
+    def closing(self) -> bool:
+        """Shutdown began: the panes may already be removed, so late samples are dropped.
+
+        (Under ``run_test`` the shutdown runs while the message loop still dispatches.)
+        """
+        return not self.is_running
+
     def drain_logs(self) -> None:
         """Move new log lines into the pane (one batch per tick, whatever the flood)."""
+        if self.closing:
+            return
         self.log_seq, lines = self.switcher.logs.since(self.log_seq)
         if lines:
             self.query_one(LogPane).add_lines(lines)
 
     # --- messages -------------------------------------------------------------------------
     def on_gpu_sampled(self, message: GpuSampled) -> None:
-        self.query_one(GpuPane).show(message.snapshot)
+        self._show(GpuPane, message.snapshot)
 
     def on_system_sampled(self, message: SystemSampled) -> None:
-        self.query_one(SystemPane).show(message.snapshot)
+        self._show(SystemPane, message.snapshot)
 
     def on_container_sampled(self, message: ContainerSampled) -> None:
-        self.query_one(ContainerPane).show(message.snapshot)
+        self._show(ContainerPane, message.snapshot)
 
     def on_server_sampled(self, message: ServerSampled) -> None:
-        self.query_one(ServerPane).show(message.snapshot)
+        self._show(ServerPane, message.snapshot)
+
+    def _show(self, pane: type[Pane], snapshot: Any) -> None:
+        """Draw a sample, unless it equals the last one drawn there (its timestamp aside).
+
+        Every redraw of an auto-height pane re-lays-out the screen; an unchanged "no GPU" or
+        idle-server sample is skipped instead.
+        """
+        if self.closing:
+            return
+        key = replace(snapshot, at=0.0)
+        if self._last_shown.get(pane) == key:
+            return
+        self._last_shown[pane] = key
+        self.query_one(pane).show(snapshot)
 
     def on_engine_changed(self, message: EngineChanged) -> None:
+        if self.closing:
+            return
         self.query_one(StatusLine).apply_event(message.event)
         if message.event.state == State.FAILED:
             self.drain_logs()
             self.query_one(LogPane).show_error()
 
     def on_status_observed(self, message: StatusObserved) -> None:
+        if self.closing:
+            return
         self.query_one(StatusLine).apply_status(message.status)
         if self.collectors is None or self.collectors.container is None:
+            self._last_shown.pop(ContainerPane, None)
             self.query_one(ContainerPane).show_process(message.status)
 
     def on_switch_finished(self, message: SwitchFinished) -> None:
@@ -237,8 +270,15 @@ class LlamaDash(App[None]):
         current = self.switcher.last_event.profile_id
         note = ""
         if self.switcher.busy:
-            target = self.switcher.last_event.profile_name
-            note = f"Switching to {target} now: your choice runs next (the latest choice wins)."
+            # Before its first event (preflight) or for a stop, the event names no profile yet.
+            event = self.switcher.last_event
+            if event.state in BUSY_STATES and event.profile_name:
+                doing = f"Switching to {event.profile_name} now"
+            elif event.state == State.STOPPING:
+                doing = "Stopping the server now"
+            else:
+                doing = "A switch is starting"
+            note = f"{doing}: your choice runs next (the latest choice wins)."
         self.push_screen(ModelPicker(self.engine.profiles, current, note), self._picked)
 
     def _picked(self, profile_id: str | None) -> None:

@@ -36,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", justify="right")
-        table.add_column()
+        table.add_column(overflow="fold")  # the log file path must stay whole to be copied
         for key, what in KEYS:
             table.add_row(key, what)
         table.add_row("", "")

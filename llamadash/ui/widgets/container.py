@@ -9,6 +9,7 @@ from textual.widgets import Static
 from llamadash.collectors.container import ContainerSnapshot
 from llamadash.core.events import Status
 from llamadash.ui.format import NA, bar, duration, pct, size
+from llamadash.ui.widgets.redraw import redraw
 
 _STATE_STYLE = {"running": "green", "exited": "red", "created": "yellow", "restarting": "yellow"}
 
@@ -22,6 +23,8 @@ class ContainerPane(Static):
 
     def show(self, snap: ContainerSnapshot) -> None:
         """Draw a container snapshot."""
+        if self.border_title != "Container":  # show_process() may have drawn the process view
+            self.border_title = "Container"
         if not snap.present:
             self.update(
                 Text(
@@ -46,11 +49,12 @@ class ContainerPane(Static):
         mem = snap.mem_used / snap.mem_limit if snap.mem_used and snap.mem_limit else None
         grid.add_row("memory", Text.assemble(bar(mem, 14), f" {size(snap.mem_used)}"))
         grid.add_row("image", snap.image or NA)
-        self.update(grid)
+        redraw(self, grid)
 
     def show_process(self, status: Status) -> None:
         """Draw the process runtime's view (no container)."""
-        self.border_title = "Process"
+        if self.border_title != "Process":  # assigning the title repaints, even the same one
+            self.border_title = "Process"
         grid = Table.grid(padding=(0, 1))
         grid.add_column(width=8)
         grid.add_column()
@@ -63,4 +67,4 @@ class ContainerPane(Static):
         grid.add_row("uptime", duration(status.uptime))
         if status.exit_code is not None:
             grid.add_row("exit", str(status.exit_code))
-        self.update(grid)
+        redraw(self, grid)

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from llamadash.collectors.gpu import GpuInfo, GpuSnapshot
 from llamadash.ui.format import NA, bar, num, pct, size
+from llamadash.ui.widgets.redraw import redraw
 
 
 class GpuPane(Static):
@@ -25,7 +26,7 @@ class GpuPane(Static):
             hint = "GPU metrics need an NVIDIA driver; everything else works on the CPU."
             self.update(Text.assemble((reason, "bold"), "\n", (hint, "dim")))
             return
-        self.update(Group(*(render_gpu(gpu) for gpu in snapshot.gpus)))
+        redraw(self, Group(*(render_gpu(gpu) for gpu in snapshot.gpus)))
 
 
 def render_gpu(gpu: GpuInfo) -> RenderableType:

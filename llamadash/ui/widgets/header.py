@@ -51,6 +51,7 @@ class StatusLine(Static):
         self.since = time.time()
         self.note = ""
         self.queued: str | None = None
+        self._drawn: Text | None = None
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh_line)
@@ -94,4 +95,7 @@ class StatusLine(Static):
             line.append(f"  [{self.note}]", style="yellow")
         line.append(f"   server {self.endpoint}", style="cyan")
         line.append(f"   api {self.api}", style="cyan")
-        self.update(line)
+        if line == self._drawn:  # apply_status() redraws every poll, mostly to the same line
+            return
+        self._drawn = line
+        self.update(line, layout=False)  # one line high (app.tcss): no layout pass needed

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from llamadash.collectors.server import ServerSnapshot
 from llamadash.ui.format import NA, bar, num
+from llamadash.ui.widgets.redraw import redraw
 
 
 class ServerPane(Static):
@@ -42,7 +43,7 @@ class ServerPane(Static):
         grid.add_row("ctx/slot", NA if snap.n_ctx is None else str(snap.n_ctx))
         model = (snap.model_path or NA).rsplit("/", 1)[-1]
         grid.add_row("model", model)
-        self.update(Group(grid, _slots(snap)))
+        redraw(self, Group(grid, _slots(snap)))
 
 
 def _slots(snap: ServerSnapshot) -> Text:

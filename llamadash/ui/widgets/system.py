@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from llamadash.collectors.system import SystemSnapshot
 from llamadash.ui.format import NA, bar, pct, rate, size
+from llamadash.ui.widgets.redraw import redraw
 
 _SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -37,4 +38,4 @@ class SystemPane(Static):
         grid.add_row("load", load, "")
         grid.add_row("disk", f"r {rate(snap.disk_read_bps)}", f"w {rate(snap.disk_write_bps)}")
         grid.add_row("net", f"↓ {rate(snap.net_recv_bps)}", f"↑ {rate(snap.net_sent_bps)}")
-        self.update(grid)
+        redraw(self, grid)

@@ -1,0 +1,151 @@
+"""One end-to-end run of the real ``llamadash`` command in a real terminal (tmux).
+
+The dashboard draws on stderr: stderr stays the terminal. A private tmux server (``-S``) so the
+session gets this test's environment (DOCKER_HOST) and never touches the user's tmux.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import IN_CI
+from tests.e2e.conftest import write_conf
+
+pytestmark = pytest.mark.engine
+
+LLAMADASH = Path(sys.executable).with_name("llamadash")
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Tmux:
+    """A private tmux server with one session."""
+
+    def __init__(self, name: str, socket_path: Path) -> None:
+        self.socket = socket_path  # -S in the test's tmp dir: nothing left behind in /tmp/tmux-*
+        self.session = name
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        # An explicit env: the process environment can hold COLUMNS=80/LINES=24 (set by a
+        # plugin with putenv, invisible in os.environ), which the tmux server would hand to the
+        # dashboard, and Textual would then draw 80x24 in the 160x48 window.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
+        return subprocess.run(
+            ["tmux", "-S", str(self.socket), *args],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=check,
+            env=env,
+        )
+
+    def capture(self, history: bool = False) -> str:
+        start = ("-S", "-") if history else ()
+        return self.run("capture-pane", "-p", *start, "-t", self.session, check=False).stdout
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.session, *keys)
+
+    def wait_for(
+        self, condition: Callable[[str], bool], timeout: float, what: str, history: bool = False
+    ) -> str:
+        """Poll the screen (and the scrollback with ``history``) until ``condition`` holds."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.capture(history)
+            if condition(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what}; screen:\n{screen}"
+        )
+
+    def kill(self) -> None:
+        self.run("kill-server", check=False)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    if shutil.which("tmux") is None:
+        if IN_CI:
+            pytest.fail("CI=true: tmux is missing (apt-get install tmux)", pytrace=False)
+        pytest.skip("tmux is missing (apt-get install tmux)")
+    session = Tmux(f"ldui-{uuid.uuid4().hex[:8]}", tmp_path / "tmux.sock")
+    yield session
+    session.kill()
+
+
+def test_dashboard_in_a_real_terminal(
+    tmux: Tmux,
+    all_models: Path,
+    llama_image: str,
+    free_port: int,
+    compose_project: tuple[str, Path],
+    tmp_path: Path,
+) -> None:
+    project, project_dir = compose_project
+    api_port = free_tcp_port()
+    conf = write_conf(
+        tmp_path / "models.conf",
+        models_dir=all_models,
+        port=free_port,
+        project=project,
+        project_dir=project_dir,
+        state_dir=tmp_path / "state",
+        image=llama_image,
+    )
+    conf.write_text(
+        conf.read_text().replace("[llamadash]\n", f"[llamadash]\napi_port = {api_port}\n", 1)
+    )
+    assert LLAMADASH.is_file(), LLAMADASH
+
+    # The shell reports the exit code itself: tmux sometimes leaves the exited dashboard a
+    # zombie for a long while here (pane_dead_status stays empty), so do not wait on tmux.
+    command = f"{LLAMADASH} --models-conf {conf}; echo EXIT=$?"
+    docker_host = os.environ["DOCKER_HOST"]
+    tmux.run(
+        "new-session", "-d", "-x", "160", "-y", "48", "-s", tmux.session,
+        "-e", f"DOCKER_HOST={docker_host}", "-e", "TERM=xterm-256color", command,
+    )  # fmt: skip
+    # Keep the pane after exit: its last screen is checked below.
+    tmux.run("set-option", "-t", tmux.session, "remain-on-exit", "on")
+
+    screen = tmux.wait_for(lambda s: "Stop+Quit" in s and "Idle:" in s, 30, "footer and header")
+    assert "Idle: no model running (press m)" in screen
+    assert f"api http://127.0.0.1:{api_port}" in screen
+
+    tmux.keys("m")
+    screen = tmux.wait_for(lambda s: "Switch model" in s, 10, "the picker")
+    assert "Tiny random llama" in screen and "Gemma 3 270M" in screen
+    tmux.keys("1")
+    screen = tmux.wait_for(lambda s: "Ready: " in s, 60, "Ready: ")
+    assert "Ready: Tiny random llama" in screen
+
+    # The side API, started by the dashboard, agrees.
+    status = httpx.get(f"http://127.0.0.1:{api_port}/status", timeout=5).json()
+    assert (status["state"], status["profile_id"]) == ("ready", "tiny")
+
+    tmux.keys("q")
+    after = tmux.wait_for(lambda s: "EXIT=" in s, 20, "llamadash to quit", history=True)
+    assert "EXIT=0" in after, after
+    assert "Traceback" not in after, after
+    assert "llama-server keeps running (Tiny random llama)" in after, after
+    # q keeps the server: it still answers after the dashboard is gone.
+    health = httpx.get(f"http://127.0.0.1:{free_port}/health", timeout=5)
+    assert health.status_code == 200
