@@ -1,0 +1,22 @@
+"""Run every benchmark in turn; each prints its own ratios against a same-run baseline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = ("bench_switch.py", "bench_api_status.py", "bench_ui_cpu.py")
+
+
+def main() -> int:
+    failed = 0
+    for name in BENCHES:
+        print(f"=== {name}", flush=True)
+        failed |= subprocess.run([sys.executable, str(HERE / name)], check=False).returncode
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
