@@ -121,6 +121,8 @@ class ServerCollector:
         # (monotonic clock, metrics, slots) of the previous successful poll.
         self._prev: tuple[float, Mapping[str, float] | None, tuple[SlotInfo, ...] | None] | None
         self._prev = None
+        # /props only changes when the server restarts: fetched again after /health was not 200.
+        self._props: Mapping[str, Any] | None = None
 
     async def _get(self, path: str) -> tuple[httpx.Response | None, str | None]:
         if self._client is None:
@@ -139,11 +141,17 @@ class ServerCollector:
             The snapshot; ``reachable=False`` with ``error`` set when nothing answers.
         """
         now = time.time()
+        cached_props = self._props
         (health, err), (props_r, _), (slots_r, _), (metrics_r, _) = await asyncio.gather(
-            self._get("/health"), self._get("/props"), self._get("/slots"), self._get("/metrics")
+            self._get("/health"),
+            self._get("/props") if cached_props is None else _none(),
+            self._get("/slots"),
+            self._get("/metrics"),
         )
         clock = time.monotonic()
         responses = (health, props_r, slots_r, metrics_r)
+        if health is None or health.status_code != 200:
+            self._props = cached_props = None  # a restart: the cached props are the old server's
         if all(r is None for r in responses):
             self._prev = None
             return ServerSnapshot(
@@ -161,8 +169,13 @@ class ServerCollector:
                 at=now,
                 error=f"llama-server unreachable at {self.base_url} ({err})",
             )
-        props = _json(props_r)
-        props = props if isinstance(props, Mapping) else {}
+        if cached_props is not None:
+            props: Mapping[str, Any] = cached_props
+        else:
+            fetched = _json(props_r)
+            props = fetched if isinstance(fetched, Mapping) else {}
+            if props and health is not None and health.status_code == 200:
+                self._props = props
         defaults = props.get("default_generation_settings")
         defaults = defaults if isinstance(defaults, Mapping) else {}
         slots = parse_slots(_json(slots_r))
@@ -205,3 +218,7 @@ class ServerCollector:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+async def _none() -> tuple[httpx.Response | None, str | None]:
+    return None, None

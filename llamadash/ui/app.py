@@ -173,9 +173,13 @@ class LlamaDash(App[None]):
 
     @work(exclusive=True, group="status", exit_on_error=False)
     async def observe_status(self) -> None:
-        """Status from observation, so outside changes show up."""
+        """Status from observation, so outside changes show up.
+
+        Every other refresh: the engine's own changes arrive as events at once; this only
+        catches servers started or killed outside llamadash.
+        """
         while True:
-            await asyncio.sleep(self.refresh_seconds)
+            await asyncio.sleep(2 * self.refresh_seconds)
             self.post_message(StatusObserved(await self.switcher.status()))
 
     @work(group="switch", exit_on_error=False)

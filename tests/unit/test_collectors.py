@@ -529,3 +529,24 @@ async def test_server_collector_live(live_server: str, tiny_gguf: Path) -> None:
     assert after.tokens_predicted_total == 8
     assert after.gen_tps is not None and after.gen_tps > 0
     assert after.slots is not None and any(s.id_task is not None for s in after.slots)
+
+
+async def test_server_collector_fetches_props_once_per_server_start() -> None:
+    seen: list[str] = []
+    health = iter([200, 200, 503, 200, 200])
+    recorded = _recorded(METRICS_TEXT)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == "/health":
+            return httpx.Response(next(health), json={})
+        return recorded.handler(request)  # type: ignore[attr-defined]
+
+    collector = ServerCollector("http://127.0.0.1:9", transport=httpx.MockTransport(handler))
+    snaps = [await collector.collect() for _ in range(5)]
+    await collector.aclose()
+    # Fetched on the first poll, reused while healthy, dropped on a restart (503) and fetched
+    # again once healthy.
+    assert seen.count("/props") == 2
+    assert snaps[2].model_path is None  # never the old server's model while the new one loads
+    assert all(snaps[i].model_path == PROPS_JSON["model_path"] for i in (0, 1, 3, 4))
