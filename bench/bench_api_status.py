@@ -39,32 +39,6 @@ CACHE = Path(os.environ.get("LLAMADASH_CACHE", Path.home() / ".cache" / "llamada
 PHASE_SECONDS = 8.0
 MAX_REQUESTS = 200_000
 TARGET_P99_MS = 20.0
-CONF = """\
-[llamadash]
-models_dir = {models}
-port = {port}
-runtime = compose
-project_name = {project}
-project_dir = {project_dir}
-compose_files = {repo}/compose.yaml,{repo}/compose.cpu.yaml
-image = {image}
-state_dir = {state}
-stop_grace = 3
-
-[tiny]
-name = Tiny random llama
-model = tiny.gguf
-ctx = 512
-ngl = 0
-threads = 1
-
-[gemma]
-name = Gemma 3 270M
-model = gemma-3-270m-Q4_K_M.gguf
-ctx = 1024
-ngl = 0
-threads = 2
-"""
 
 Sample = tuple[float, float, int]  # (wall-clock start, seconds, HTTP status)
 
@@ -214,18 +188,23 @@ async def bench(args: argparse.Namespace) -> int:
     """Run every phase and print the table."""
     from llamadash.api.server import ApiServer
     from llamadash.core.context import build_engine
+    from tests.e2e.conftest import write_conf
 
     work = Path(tempfile.mkdtemp(prefix="llamadash-bench-"))
     models = work / "models"
     models.mkdir()
     prepare_models(models)
     project = f"ldbench-{uuid.uuid4().hex[:8]}"
-    conf = work / "models.conf"
-    conf.write_text(CONF.format(
-        models=models, port=free_port(), project=project, project_dir=work / "project",
-        repo=REPO, image=IMAGE, state=work / "state",
-    ))  # fmt: skip
     (work / "project").mkdir()
+    conf = write_conf(
+        work / "models.conf",
+        models_dir=models,
+        port=free_port(),
+        project=project,
+        project_dir=work / "project",
+        state_dir=work / "state",
+        image=IMAGE,
+    )
     engine = build_engine(conf)
     api = ApiServer(engine.switcher, host="127.0.0.1", port=0)
     results: list[tuple[str, str, dict[str, float]]] = []
