@@ -310,8 +310,7 @@ class LlamaDash(App[None]):
 
     def action_toggle_follow(self) -> None:
         """Follow the log tail, or stop following."""
-        following = self.query_one(LogPane).toggle_follow()
-        self.notify("following logs" if following else "log follow paused")
+        self.query_one(LogPane).toggle_follow()  # the pane's title says which
 
     def action_filter_logs(self) -> None:
         """Open the log filter."""

@@ -52,7 +52,7 @@ class ModelPicker(ModalScreen[str | None]):
             if self.busy_note:
                 yield Label(self.busy_note, id="picker-busy")
             yield OptionList(id="picker-list")
-            yield Label("1-9 or Enter: choose   b: bench profiles   Esc: cancel", id="picker-help")
+            yield Label("", id="picker-help")
 
     def on_mount(self) -> None:
         self._fill()
@@ -76,6 +76,8 @@ class ModelPicker(ModalScreen[str | None]):
         ids = [p.id for p in self.shown]
         listing.highlighted = ids.index(self.current) if self.current in ids else 0
         title = "Bench profiles (b: back)" if self.bench else "Switch model"
+        back = "b: back to production profiles" if self.bench else "b: bench profiles"
+        self.query_one("#picker-help", Label).update(f"1-9 or Enter: choose   {back}   Esc: cancel")
         self.query_one("#picker-title", Label).update(Text(title, style="bold"))
         listing.focus()
 

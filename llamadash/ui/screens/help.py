@@ -40,7 +40,10 @@ class HelpScreen(ModalScreen[None]):
         for key, what in KEYS:
             table.add_row(key, what)
         table.add_row("", "")
-        table.add_row("API", f"{self.api}  (GET /status, GET /models, POST /switch)")
+        if self.api == "off":
+            table.add_row("API", "off (started with --no-api)")
+        else:
+            table.add_row("API", f"{self.api}  (GET /status, GET /models, POST /switch)")
         table.add_row("log file", self.log_file)
         with Vertical(id="help"):
             yield Static("[b]llamadash keys[/b]")
