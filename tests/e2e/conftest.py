@@ -20,8 +20,7 @@ project_name = {project}
 project_dir = {project_dir}
 compose_files = {compose_files}
 image = {image}
-state_dir = {state_dir}
-stop_grace = 3
+{state_dir_line}{api_port_line}stop_grace = 3
 
 [tiny]
 name = Tiny random llama
@@ -63,11 +62,15 @@ def write_conf(
     port: int,
     project: str,
     project_dir: Path,
-    state_dir: Path,
+    state_dir: Path | None,
     image: str = "",
     runtime: str = "compose",
+    api_port: int | None = None,
 ) -> Path:
-    """Write a models.conf for tests (extra profiles may be appended by the caller)."""
+    """Write a models.conf for tests (extra profiles may be appended by the caller).
+
+    ``state_dir`` None leaves the XDG default (as a user has); ``api_port`` None keeps 8081.
+    """
     files = f"{REPO / 'compose.yaml'},{REPO / 'compose.cpu.yaml'}"
     path.write_text(
         CONF_TEMPLATE.format(
@@ -78,7 +81,8 @@ def write_conf(
             project_dir=project_dir,
             compose_files=files,
             image=image,
-            state_dir=state_dir,
+            state_dir_line=f"state_dir = {state_dir}\n" if state_dir else "",
+            api_port_line=f"api_port = {api_port}\n" if api_port else "",
         )
     )
     return path

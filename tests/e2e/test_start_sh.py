@@ -54,11 +54,10 @@ def conf_for(tmp_path: Path, models: Path, runtime: str, api_port: int, **extra:
         runtime=runtime,
         project=f"ldstart-{uuid.uuid4().hex[:8]}",
         project_dir=tmp_path,
-        state_dir=tmp_path / "st",
+        state_dir=None,  # the clean HOME's XDG state dir, as a new user has
         image=extra.get("image", ""),
+        api_port=api_port,
     )
-    text = conf.read_text().replace("stop_grace = 3", f"stop_grace = 3\napi_port = {api_port}")
-    conf.write_text(text.replace(f"state_dir = {tmp_path / 'st'}\n", ""))
     return conf
 
 

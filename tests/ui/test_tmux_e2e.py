@@ -109,9 +109,7 @@ def test_dashboard_in_a_real_terminal(
         project_dir=project_dir,
         state_dir=tmp_path / "state",
         image=llama_image,
-    )
-    conf.write_text(
-        conf.read_text().replace("[llamadash]\n", f"[llamadash]\napi_port = {api_port}\n", 1)
+        api_port=api_port,
     )
     assert LLAMADASH.is_file(), LLAMADASH
 
