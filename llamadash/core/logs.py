@@ -1,17 +1,14 @@
 """One log stream that follows the server across restarts.
 
-A bounded in-memory buffer for the UI, a rotating file on disk, and subscribers that receive
-lines in batches (so a log flood costs one message per batch, not one per line).
+A bounded in-memory buffer for the UI and a rotating file on disk. Readers poll ``since(seq)``
+on a timer, so a log flood costs one batch per tick, not one message per line.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
-
-LogListener = Callable[[tuple[str, ...]], None]
 
 
 class LogHub:
@@ -29,7 +26,6 @@ class LogHub:
         self.backups = backups
         self._lines: deque[str] = deque(maxlen=max_lines)
         self._lock = threading.Lock()
-        self._listeners: list[LogListener] = []
         self._size = 0
         self._seq = 0
         if path is not None:
@@ -38,24 +34,12 @@ class LogHub:
             self._lines.extend(_last_lines(path, max_lines))  # scrollback survives restarts
             self._seq = len(self._lines)
 
-    def subscribe(self, listener: LogListener) -> Callable[[], None]:
-        """Call ``listener`` with each new batch of lines; returns the unsubscribe function."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
-
     def separator(self, text: str) -> None:
         """Add a ``--- text ---`` line (marks a switch in the scrollback)."""
         self.extend((f"--- {text} ---",))
 
     def extend(self, lines: tuple[str, ...] | list[str]) -> None:
-        """Append lines to the buffer and file, then notify listeners."""
+        """Append lines to the buffer and the file."""
         if not lines:
             return
         batch = tuple(lines)
@@ -63,9 +47,6 @@ class LogHub:
             self._lines.extend(batch)
             self._seq += len(batch)
             self._write(batch)
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(batch)
 
     def tail(self, count: int) -> list[str]:
         """The last ``count`` lines of the buffer."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Protocol
 
 from textual import on, work
@@ -354,8 +353,3 @@ def build_app(
 ) -> LlamaDash:
     """The dashboard for ``engine`` (collectors None: panes stay empty, e.g. for snapshots)."""
     return LlamaDash(engine, collectors=collectors, api=api, refresh=refresh)
-
-
-def tcss_path() -> Path:
-    """Where the stylesheet lives (packaged with the module)."""
-    return Path(__file__).with_name("app.tcss")

@@ -1,4 +1,4 @@
-"""LogHub: bounded scrollback, since(seq) polling, separators, rotating file, subscribers."""
+"""LogHub: bounded scrollback, since(seq) polling, separators, rotating file."""
 
 from __future__ import annotations
 
@@ -32,10 +32,7 @@ def test_tail() -> None:
 
 def test_extend_with_nothing_does_nothing() -> None:
     hub = LogHub()
-    calls: list[tuple[str, ...]] = []
-    hub.subscribe(calls.append)
     hub.extend([])
-    assert calls == []
     assert hub.since(0) == (0, ())
 
 
@@ -78,36 +75,6 @@ def test_separator_format() -> None:
     hub.separator("switching to gemma-demo")
     hub.extend(["after"])
     assert hub.snapshot() == ("before", "--- switching to gemma-demo ---", "after")
-
-
-def test_subscribe_receives_batches_until_unsubscribed() -> None:
-    hub = LogHub()
-    got: list[tuple[str, ...]] = []
-    other: list[tuple[str, ...]] = []
-    unsubscribe = hub.subscribe(got.append)
-    hub.subscribe(other.append)
-    hub.extend(["a", "b"])
-    hub.separator("x")
-    assert got == [("a", "b"), ("--- x ---",)]
-    unsubscribe()
-    unsubscribe()  # twice is harmless
-    hub.extend(["c"])
-    assert got == [("a", "b"), ("--- x ---",)]
-    assert other == [("a", "b"), ("--- x ---",), ("c",)]
-
-
-def test_listener_may_unsubscribe_itself_during_delivery() -> None:
-    hub = LogHub()
-    got: list[tuple[str, ...]] = []
-
-    def once(batch: tuple[str, ...]) -> None:
-        got.append(batch)
-        unsubscribe()
-
-    unsubscribe = hub.subscribe(once)
-    hub.extend(["a"])
-    hub.extend(["b"])
-    assert got == [("a",)]
 
 
 def test_file_gets_every_line(tmp_path: Path) -> None:
@@ -170,14 +137,6 @@ def test_existing_file_size_counts_toward_rotation(tmp_path: Path) -> None:
 
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     hub = LogHub(tmp_path / "server.log", max_lines=100_000)
-    got: list[str] = []
-    lock = threading.Lock()
-
-    def listen(batch: tuple[str, ...]) -> None:
-        with lock:
-            got.extend(batch)
-
-    hub.subscribe(listen)
 
     def writer(n: int) -> None:
         for i in range(200):
@@ -191,5 +150,4 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     expected = {f"{n}-{i}" for n in range(4) for i in range(200)}
     assert set(hub.snapshot()) == expected
     assert hub.since(0)[0] == 800
-    assert set(got) == expected
     assert set((tmp_path / "server.log").read_text().splitlines()) == expected
