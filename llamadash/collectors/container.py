@@ -34,6 +34,7 @@ class ContainerSnapshot:
     restarts: int | None = None
     exit_code: int | None = None
     cpu_pct: float | None = None
+    cpus: int | None = None
     mem_used: int | None = None
     mem_limit: int | None = None
     image: str | None = None
@@ -155,6 +156,7 @@ class ContainerCollector:
             restarts=_int(attrs.get("RestartCount")),
             exit_code=_int(state.get("ExitCode")) if status in ("exited", "dead") else None,
             cpu_pct=None if sample is None else sample.cpu_pct,
+            cpus=None if sample is None else sample.cpus,
             mem_used=None if sample is None else sample.mem_used,
             mem_limit=None if sample is None else sample.mem_limit,
             image=_str((attrs.get("Config") or {}).get("Image")) or _str(listed.get("Image")),

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["StatsSample", "StatsStream", "cpu_percent", "memory_used"]
+__all__ = ["StatsSample", "StatsStream", "cpu_percent", "memory_used", "online_cpus"]
 
 # Pause before reopening a stream that ended or failed (container restarting, engine hiccup).
 _RETRY_S = 1.0
@@ -22,6 +22,7 @@ class StatsSample:
     mem_used: int | None
     mem_limit: int | None
     at: float
+    cpus: int | None = None  # CPUs the container may use: cpu_pct tops out at cpus * 100
 
 
 def _num(mapping: Any, *keys: str) -> float | None:
@@ -54,11 +55,18 @@ def cpu_percent(stats: Mapping[str, Any]) -> float | None:
     cpu_delta, system_delta = total - pre_total, system - pre_system
     if system_delta <= 0 or cpu_delta < 0:
         return None
+    return cpu_delta / system_delta * (online_cpus(stats) or 1) * 100.0
+
+
+def online_cpus(stats: Mapping[str, Any]) -> int | None:
+    """CPUs the engine reports for the sample (``online_cpus``, else the per-CPU list)."""
     online = _num(stats, "cpu_stats", "online_cpus")
-    if not online:
-        percpu = stats.get("cpu_stats", {}).get("cpu_usage", {}).get("percpu_usage") or []
-        online = float(len(percpu)) or 1.0
-    return cpu_delta / system_delta * online * 100.0
+    if online:
+        return int(online)
+    cpu_stats = stats.get("cpu_stats")
+    usage = cpu_stats.get("cpu_usage") if isinstance(cpu_stats, Mapping) else None
+    percpu = usage.get("percpu_usage") if isinstance(usage, Mapping) else None
+    return len(percpu) if isinstance(percpu, list) and percpu else None
 
 
 def memory_used(stats: Mapping[str, Any]) -> int | None:
@@ -80,6 +88,7 @@ def _sample(stats: Mapping[str, Any]) -> StatsSample:
         mem_used=memory_used(stats),
         mem_limit=None if not limit else int(limit),
         at=time.time(),
+        cpus=online_cpus(stats),
     )
 
 

@@ -80,6 +80,7 @@ def container() -> ContainerSnapshot:
         uptime_s=125.0,
         restarts=0,
         cpu_pct=312.0,
+        cpus=16,
         mem_used=3 * GiB,
         mem_limit=64 * GiB,
         image="ghcr.io/ggml-org/llama.cpp:server-cuda",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 from llamadash.collectors.gpu import GpuInfo, GpuSnapshot
-from llamadash.ui.format import NA, bar, num, pct, size
+from llamadash.ui.format import ACCENT, BAD, MUTED, NA, bar, lines, num, pct, row, size
 from llamadash.ui.widgets.redraw import redraw
+
+_WIDTHS = (5, 20)
+_PROC_WIDTHS = (8, 24)
 
 
 class GpuPane(Static):
@@ -17,43 +18,43 @@ class GpuPane(Static):
 
     def on_mount(self) -> None:
         self.border_title = "GPU"
-        self.update(Text("waiting for the first sample…", style="dim"))
+        self.update(Content.styled("waiting for the first sample…", MUTED))
 
     def show(self, snapshot: GpuSnapshot) -> None:
         """Draw ``snapshot``."""
         if not snapshot.available:
             reason = snapshot.reason or "No NVIDIA GPU found"
-            hint = "GPU metrics need an NVIDIA driver; everything else works on the CPU."
-            self.update(Text.assemble((reason, "bold"), "\n", (hint, "dim")))
+            hint = ("GPU metrics need an NVIDIA driver;", "everything else works on the CPU.")
+            rows = [Content.styled(reason, "bold"), *(Content.styled(h, MUTED) for h in hint)]
+            redraw(self, lines(rows))
             return
-        redraw(self, Group(*(render_gpu(gpu) for gpu in snapshot.gpus)))
+        redraw(self, lines(line for gpu in snapshot.gpus for line in render_gpu(gpu)))
 
 
-def render_gpu(gpu: GpuInfo) -> RenderableType:
-    """One GPU: header line, bars, then its processes."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=5)
-    grid.add_column()
-    grid.add_column()
+def render_gpu(gpu: GpuInfo) -> list[Content]:
+    """One GPU: a title line, bars, then its processes (the llama-server one marked)."""
     mem = gpu.mem_used / gpu.mem_total if gpu.mem_used is not None and gpu.mem_total else None
     util = gpu.util_pct / 100 if gpu.util_pct is not None else None
-    grid.add_row("util", bar(util), pct(gpu.util_pct))
-    grid.add_row("vram", bar(mem), f"{size(gpu.mem_used)} / {size(gpu.mem_total)}")
     power = f"{num(gpu.power_w, 'W', 0)} / {num(gpu.power_limit_w, 'W', 0)}"
-    temp_style = "red" if (gpu.temp_c or 0) >= 83 else ""
-    title = Text.assemble(
+    temp_style = BAD if (gpu.temp_c or 0) >= 83 else ""
+    title = Content.assemble(
         (f"[{gpu.index}] {gpu.name or NA}", "bold"),
         "  ",
-        (f"{num(gpu.temp_c, '°C', 0)}", temp_style),
+        (num(gpu.temp_c, "°C", 0), temp_style),
         f"  {power}",
     )
-    procs = Table.grid(padding=(0, 1))
+    out = [
+        title,
+        row(("util", bar(util), pct(gpu.util_pct)), _WIDTHS),
+        row(("vram", bar(mem), f"{size(gpu.mem_used)} / {size(gpu.mem_total)}"), _WIDTHS),
+    ]
     for proc in gpu.processes:
-        style = "bold cyan" if proc.is_server else ""
+        style = f"bold {ACCENT}" if proc.is_server else ""
         mark = "▶" if proc.is_server else " "
-        procs.add_row(
-            Text(f"{mark}{proc.pid}", style=style),
-            Text(proc.name or NA, style=style),
+        cells = (
+            Content.styled(f"{mark}{proc.pid}", style),
+            Content.styled(proc.name or NA, style),
             size(proc.vram_bytes),
         )
-    return Group(title, grid, procs)
+        out.append(row(cells, _PROC_WIDTHS))
+    return out

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import time
 
-from rich.text import Text
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from llamadash.core.events import State, Status, SwitchEvent
-from llamadash.ui.format import duration
+from llamadash.ui.format import ACCENT, BAD, MUTED, OK, WARN, duration
 
 _STYLE = {
-    State.READY: "bold green",
-    State.FAILED: "bold red",
-    State.IDLE: "dim",
-    State.STOPPING: "bold yellow",
-    State.STARTING: "bold yellow",
-    State.LOADING: "bold yellow",
+    State.READY: f"bold {OK}",
+    State.FAILED: f"bold {BAD}",
+    State.IDLE: MUTED,
+    State.STOPPING: f"bold {WARN}",
+    State.STARTING: f"bold {WARN}",
+    State.LOADING: f"bold {WARN}",
 }
 
 
@@ -51,7 +51,7 @@ class StatusLine(Static):
         self.since = time.time()
         self.note = ""
         self.queued: str | None = None
-        self._drawn: Text | None = None
+        self._drawn: tuple[State, str] | None = None
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh_line)
@@ -83,19 +83,23 @@ class StatusLine(Static):
 
     def refresh_line(self) -> None:
         """Redraw with the elapsed time."""
-        line = Text.assemble(
+        parts: list[tuple[str, str]] = [
             ("llamadash ", "bold"),
             ("● ", _STYLE[self.state]),
             (self.text, _STYLE[self.state]),
-            (f"  {duration(time.time() - self.since)}", "dim"),
-        )
+            (f"  {duration(time.time() - self.since)}", MUTED),
+        ]
         if self.queued:
-            line.append(f"  (next: {self.queued})", style="yellow")
+            parts.append((f"  (next: {self.queued})", WARN))
         if self.note:
-            line.append(f"  [{self.note}]", style="yellow")
-        line.append(f"   server {self.endpoint}", style="cyan")
-        line.append(f"   api {self.api}", style="cyan")
-        if line == self._drawn:  # apply_status() redraws every poll, mostly to the same line
+            parts.append((f"  [{self.note}]", WARN))
+        parts.append((f"   server {self.endpoint}", ACCENT))
+        parts.append((f"   api {self.api}", ACCENT))
+        line = Content.assemble(*parts)
+        # apply_status() redraws every poll, mostly to the same line. (Content's == compares
+        # the text only; the state decides the colours.)
+        drawn = (self.state, line.plain)
+        if drawn == self._drawn:
             return
-        self._drawn = line
+        self._drawn = drawn
         self.update(line, layout=False)  # one line high (app.tcss): no layout pass needed

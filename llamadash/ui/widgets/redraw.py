@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from rich.console import RenderableType
+from textual.content import Content
 from textual.widgets import Static
 
 
-def redraw(pane: Static, renderable: RenderableType) -> None:
-    """``pane.update(renderable)``, laying the screen out again only if the height changes.
+def redraw(pane: Static, content: Content) -> None:
+    """``pane.update(content)``, laying the screen out again only if the line count changes.
 
     A layout pass re-arranges and repaints the whole screen; the panes redraw every second,
-    almost always with the same number of lines. Measuring the new content costs one render.
+    almost always with the same number of lines. Panes do not wrap (``text-wrap: nowrap`` in
+    app.tcss), so the height is the line count.
     """
-    width = pane.content_region.width
-    if not width:  # not laid out yet
-        pane.update(renderable)
-        return
-    console = pane.app.console
-    options = console.options.update(width=width, height=None)
-    height = len(console.render_lines(renderable, options, pad=False))
-    pane.update(renderable, layout=height != pane.content_region.height)
+    height = content.plain.count("\n") + 1
+    laid_out = bool(pane.content_region.width)
+    pane.update(content, layout=not laid_out or height != pane.content_region.height)

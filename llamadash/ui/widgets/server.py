@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 from llamadash.collectors.server import ServerSnapshot
-from llamadash.ui.format import NA, bar, num
+from llamadash.ui.format import MUTED, NA, OK, WARN, bar, lines, num, row
 from llamadash.ui.widgets.redraw import redraw
+
+_WIDTHS = (9,)
 
 
 class ServerPane(Static):
@@ -17,43 +17,38 @@ class ServerPane(Static):
 
     def on_mount(self) -> None:
         self.border_title = "Server"
-        self.update(Text("waiting for the first sample…", style="dim"))
+        self.update(Content.styled("waiting for the first sample…", MUTED))
 
     def show(self, snap: ServerSnapshot) -> None:
         """Draw ``snap``."""
         if not snap.reachable:
-            self.update(
-                Text(f"llama-server not answering ({snap.error or 'no server'})", style="dim")
-            )
+            message = f"llama-server not answering ({snap.error or 'no server'})"
+            redraw(self, Content.styled(message, MUTED))
             return
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(width=9)
-        grid.add_column()
         gen = snap.gen_tps if snap.gen_tps else snap.live_gen_tps
-        grid.add_row(
-            "health", Text(str(snap.health), style="green" if snap.health == 200 else "yellow")
-        )
-        grid.add_row("generate", num(gen, " t/s"))
-        grid.add_row("prompt", num(snap.prompt_tps, " t/s"))
         busy = NA if snap.requests_processing is None else str(snap.requests_processing)
         waiting = NA if snap.requests_deferred is None else str(snap.requests_deferred)
-        grid.add_row("requests", f"{busy} running, {waiting} waiting")
         kv = snap.kv_usage_pct / 100 if snap.kv_usage_pct is not None else None
-        grid.add_row("kv cache", Text.assemble(bar(kv, 14), f" {num(snap.kv_usage_pct, '%', 0)}"))
-        grid.add_row("ctx/slot", NA if snap.n_ctx is None else str(snap.n_ctx))
-        model = (snap.model_path or NA).rsplit("/", 1)[-1]
-        grid.add_row("model", model)
-        redraw(self, Group(grid, _slots(snap)))
+        health = Content.styled(str(snap.health), OK if snap.health == 200 else WARN)
+        rows: list[tuple[str, str | Content]] = [
+            ("health", health),
+            ("generate", num(gen, " t/s")),
+            ("prompt", num(snap.prompt_tps, " t/s")),
+            ("requests", f"{busy} running, {waiting} waiting"),
+            ("kv cache", bar(kv, 14) + f" {num(snap.kv_usage_pct, '%', 0)}"),
+            ("ctx/slot", NA if snap.n_ctx is None else str(snap.n_ctx)),
+            ("model", (snap.model_path or NA).rsplit("/", 1)[-1]),
+        ]
+        redraw(self, lines([*(row(cells, _WIDTHS) for cells in rows), _slots(snap)]))
 
 
-def _slots(snap: ServerSnapshot) -> Text:
+def _slots(snap: ServerSnapshot) -> Content:
     if snap.slots is None:
-        return Text("slots: n/a (/slots off)", style="dim")
-    text = Text("slots: ")
+        return Content.styled("slots: n/a (/slots off)", MUTED)
+    parts: list[Content | str] = ["slots: "]
     for slot in snap.slots:
         if slot.is_processing:
-            done = slot.n_decoded or 0
-            text.append(f"[{slot.id}:{done}t] ", style="bold green")
+            parts.append(Content.styled(f"[{slot.id}:{slot.n_decoded or 0}t] ", f"bold {OK}"))
         else:
-            text.append(f"[{slot.id}:idle] ", style="dim")
-    return text
+            parts.append(Content.styled(f"[{slot.id}:idle] ", MUTED))
+    return Content.assemble(*parts)
