@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from llamadash.collectors.prometheus import parse_prometheus
 from llamadash.collectors.slots import SlotInfo, decode_rate, parse_slots
+from llamadash.core.loopback import LoopbackHttp, LoopbackHttpError, Reply
 
 __all__ = ["ServerCollector", "ServerSnapshot", "SlotInfo", "parse_prometheus", "parse_slots"]
 
@@ -90,12 +91,12 @@ def _throughput(
     return prompt, gen
 
 
-def _json(response: httpx.Response | None) -> Any:
+def _json(response: Reply | None) -> Any:
     """The JSON body of a 200 response, else None."""
-    if response is None or response.status_code != 200:
+    if response is None or response.status != 200:
         return None
     try:
-        return response.json()
+        return json.loads(response.body)
     except ValueError:
         return None
 
@@ -105,34 +106,29 @@ class ServerCollector:
 
     Args:
         base_url: For example ``http://127.0.0.1:8080``.
-        transport: An httpx transport to use instead of the network (tests).
 
     Raises:
         ValueError: When ``base_url`` does not point at a loopback address.
     """
 
-    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        url = httpx.URL(base_url)
-        if not _is_loopback(url.host):
-            raise ValueError(f"llama-server must be on loopback, not {url.host!r}")
+    def __init__(self, base_url: str) -> None:
+        url = urlsplit(base_url)
+        host = url.hostname or ""
+        if url.scheme != "http" or not _is_loopback(host):
+            raise ValueError(f"llama-server must be on loopback over http, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client = LoopbackHttp(host, url.port or 80, timeout=_TIMEOUT_S)
         # (monotonic clock, metrics, slots) of the previous successful poll.
         self._prev: tuple[float, Mapping[str, float] | None, tuple[SlotInfo, ...] | None] | None
         self._prev = None
         # /props only changes when the server restarts: fetched again after /health was not 200.
         self._props: Mapping[str, Any] | None = None
 
-    async def _get(self, path: str) -> tuple[httpx.Response | None, str | None]:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=_TIMEOUT_S, trust_env=False, transport=self._transport
-            )
+    async def _get(self, path: str) -> tuple[Reply | None, str | None]:
         try:
-            return await self._client.get(self.base_url + path), None
-        except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
+            return await self._client.get(path), None
+        except LoopbackHttpError as exc:
+            return None, str(exc)
 
     async def collect(self) -> ServerSnapshot:
         """Query /health, /props, /slots and /metrics concurrently (about 1 s timeout each).
@@ -150,7 +146,7 @@ class ServerCollector:
         )
         clock = time.monotonic()
         responses = (health, props_r, slots_r, metrics_r)
-        if health is None or health.status_code != 200:
+        if health is None or health.status != 200:
             self._props = cached_props = None  # a restart: the cached props are the old server's
         if all(r is None for r in responses):
             self._prev = None
@@ -174,13 +170,13 @@ class ServerCollector:
         else:
             fetched = _json(props_r)
             props = fetched if isinstance(fetched, Mapping) else {}
-            if props and health is not None and health.status_code == 200:
+            if props and health is not None and health.status == 200:
                 self._props = props
         defaults = props.get("default_generation_settings")
         defaults = defaults if isinstance(defaults, Mapping) else {}
         slots = parse_slots(_json(slots_r))
         metrics = None
-        if metrics_r is not None and metrics_r.status_code == 200:
+        if metrics_r is not None and metrics_r.status == 200:
             metrics = parse_prometheus(metrics_r.text)
         prev, self._prev = self._prev, (clock, metrics, slots)
         seconds = 0.0 if prev is None else clock - prev[0]
@@ -194,7 +190,7 @@ class ServerCollector:
         model_path = props.get("model_path")
         return ServerSnapshot(
             reachable=True,
-            health=None if health is None else health.status_code,
+            health=None if health is None else health.status,
             model_path=model_path if isinstance(model_path, str) and model_path else None,
             n_ctx=n_ctx,
             total_slots=_int(props.get("total_slots")),
@@ -214,11 +210,9 @@ class ServerCollector:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        """Close the kept-alive connections."""
+        self._client.close()
 
 
-async def _none() -> tuple[httpx.Response | None, str | None]:
+async def _none() -> tuple[Reply | None, str | None]:
     return None, None

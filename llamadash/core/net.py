@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-import httpx
+from llamadash.core.loopback import LoopbackHttp, LoopbackHttpError
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -22,10 +22,9 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-async def health(client: httpx.AsyncClient, base_url: str) -> int | None:
-    """GET /health: the status code, or None when nothing answers."""
+async def health(client: LoopbackHttp) -> int | None:
+    """GET /health: the status code, or None when nothing answers (within 2 s)."""
     try:
-        response = await client.get(f"{base_url}/health", timeout=2.0)
-    except httpx.HTTPError:
+        return (await client.get("/health", timeout=2.0)).status
+    except LoopbackHttpError:
         return None
-    return response.status_code

@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-import httpx
-
 from llamadash.core.events import Result, State, Status, SwitchEvent, SwitchOutcome
 from llamadash.core.flags import FlagCache, describe_unknown, unknown_flags
 from llamadash.core.logs import LogHub
+from llamadash.core.loopback import LoopbackHttp
 from llamadash.core.net import health, port_free
 from llamadash.core.profiles import Profile, ProfileSet
 from llamadash.core.progress import ProgressTracker
@@ -82,7 +81,7 @@ class Switcher:
         self._follower: asyncio.Future[None] | None = None
         self._followed = ""
         self._obs_cache: tuple[float, Observation] | None = None
-        self._http = httpx.AsyncClient()
+        self._http = LoopbackHttp(runtime.endpoint_host, settings.port)
 
     @property
     def endpoint(self) -> str:
@@ -133,7 +132,7 @@ class Switcher:
         obs = await self.observe(max_age=0)
         profile = self.profiles.get(obs.profile_id) if obs.profile_id else None
         if obs.running:
-            code = await health(self._http, self.endpoint)
+            code = await health(self._http)
             state = State.READY if code == 200 else State.LOADING
             self._emit(state, profile, message="adopted a running server")
             # The log file already holds what an earlier llamadash saw; else show some history.
@@ -195,7 +194,7 @@ class Switcher:
             return not obs.running
         if not obs.running or obs.profile_id != target or self._last.state != State.READY:
             return False
-        return await health(self._http, self.endpoint) == 200
+        return await health(self._http) == 200
 
     def _supersede(self, job: _Job, by: str | None) -> None:
         self.stats.superseded += 1
@@ -298,7 +297,7 @@ class Switcher:
         last_emit, last_observe = 0.0, load_began
         while True:
             now = time.monotonic()
-            if await health(self._http, self.endpoint) == 200:
+            if await health(self._http) == 200:
                 break
             if self._follower is None or self._follower.done() or now - last_observe > 1.0:
                 last_observe = now
@@ -417,7 +416,7 @@ class Switcher:
             self._runner.cancel()
         if self._follower is not None:
             self._follower.cancel()
-        await self._http.aclose()
+        self._http.close()
         await asyncio.to_thread(self.runtime.close)
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from llamadash.collectors.container import ContainerCollector
-from llamadash.collectors.docker_stats import cpu_percent, memory_used
+from llamadash.collectors.docker_stats import cpu_percent, memory_used, online_cpus
 from llamadash.collectors.gpu import (
     GpuCollector,
     nvidia_gpu_count,
@@ -34,6 +34,7 @@ from llamadash.collectors.prometheus import parse_prometheus
 from llamadash.collectors.server import ServerCollector
 from llamadash.collectors.slots import SlotInfo, decode_rate, parse_slots
 from llamadash.collectors.system import SystemCollector
+from tests.support.http_server import http_server
 
 PAYLOADS = Path(__file__).parent / "payloads"
 METRICS_TEXT = (PAYLOADS / "llama_metrics.txt").read_text()
@@ -264,6 +265,15 @@ def test_docker_stats_math_cgroup_v1() -> None:
     assert memory_used({"memory_stats": {}}) is None
 
 
+def test_online_cpus_scales_the_container_cpu_bar() -> None:
+    # Regression: 312% on a 16-CPU host drew a full red bar (Docker counts 100% per core).
+    assert online_cpus({"cpu_stats": {"online_cpus": 16}}) == 16
+    old_engine = {"cpu_stats": {"cpu_usage": {"percpu_usage": [1, 2, 3, 4]}}}
+    assert online_cpus(old_engine) == 4
+    assert online_cpus({"cpu_stats": {}}) is None
+    assert online_cpus({"cpu_stats": "garbage"}) is None
+
+
 # --- llama-server: recorded payloads -------------------------------------------------------
 
 
@@ -356,30 +366,31 @@ def test_decode_rate() -> None:
 
 def _recorded(
     metrics_text: str, metrics_status: int = 200, slots: Iterator[str] | None = None
-) -> httpx.MockTransport:
-    def handler(request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        assert request.url.host == "127.0.0.1"
+) -> Callable[[str], tuple[int, str]]:
+    """Answers recorded from a real llama-server, by path."""
+
+    def handler(path: str) -> tuple[int, str]:
         if path == "/health":
-            return httpx.Response(200, json={"status": "ok"})
+            return 200, json.dumps({"status": "ok"})
         if path == "/props":
-            return httpx.Response(200, json=PROPS_JSON)
+            return 200, json.dumps(PROPS_JSON)
         if path == "/slots":
-            body = SLOTS_TEXT if slots is None else next(slots)
-            return httpx.Response(200, text=body, headers={"content-type": "application/json"})
+            return 200, SLOTS_TEXT if slots is None else next(slots)
         if path == "/metrics":
             if metrics_status != 200:
-                return httpx.Response(metrics_status, text=METRICS_DISABLED)
-            return httpx.Response(200, text=metrics_text)
-        return httpx.Response(404)
+                return metrics_status, METRICS_DISABLED
+            return 200, metrics_text
+        return 404, ""
 
-    return httpx.MockTransport(handler)
+    return handler
 
 
 async def test_server_collector_on_recorded_payloads() -> None:
-    collector = ServerCollector("http://127.0.0.1:9", transport=_recorded(METRICS_TEXT))
-    snap = await collector.collect()
-    await collector.aclose()
+    async with http_server(_recorded(METRICS_TEXT)) as (port, served):
+        collector = ServerCollector(f"http://127.0.0.1:{port}")
+        snap = await collector.collect()
+        again = await collector.collect()
+        await collector.aclose()
 
     assert snap.reachable is True and snap.health == 200 and snap.error is None
     assert snap.model_path == PROPS_JSON["model_path"]
@@ -391,15 +402,19 @@ async def test_server_collector_on_recorded_payloads() -> None:
     assert snap.tokens_predicted_total == 8
     assert snap.kv_usage_pct is None  # this llama-server no longer exports kv_cache_* metrics
     assert snap.live_gen_tps is None  # needs two polls
+    assert again.model_path == snap.model_path
+    assert served.paths.count("/props") == 1  # cached while the server stays healthy
+    assert served.connections <= 4  # kept alive: the second poll opened none
 
 
 async def test_server_collector_live_rate_from_recorded_slots() -> None:
-    transport = _recorded(METRICS_BUSY, slots=iter([SLOTS_IDLE, SLOTS_BUSY]))
-    collector = ServerCollector("http://127.0.0.1:9", transport=transport)
-    first = await collector.collect()
-    time.sleep(0.05)
-    second = await collector.collect()
-    await collector.aclose()
+    handler = _recorded(METRICS_BUSY, slots=iter([SLOTS_IDLE, SLOTS_BUSY]))
+    async with http_server(handler, framing="chunked") as (port, _served):
+        collector = ServerCollector(f"http://127.0.0.1:{port}")
+        first = await collector.collect()
+        time.sleep(0.05)
+        second = await collector.collect()
+        await collector.aclose()
     assert first.live_gen_tps is None
     assert second.requests_processing == 1
     assert second.gen_tps == 0  # /metrics lags behind a running request...
@@ -418,28 +433,27 @@ async def test_server_collector_rates_from_counters_without_gauges() -> None:
     )
     assert after != before
     texts = iter([before, after])
-    transport = _recorded("")
+    recorded = _recorded("")
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/metrics":
-            return httpx.Response(200, text=next(texts))
-        return transport.handle_request(request)
+    def handler(path: str) -> tuple[int, str]:
+        return (200, next(texts)) if path == "/metrics" else recorded(path)
 
-    collector = ServerCollector("http://127.0.0.1:9", transport=httpx.MockTransport(handler))
-    first = await collector.collect()
-    time.sleep(0.1)
-    second = await collector.collect()
-    await collector.aclose()
+    async with http_server(handler, framing="close") as (port, _served):
+        collector = ServerCollector(f"http://127.0.0.1:{port}")
+        first = await collector.collect()
+        time.sleep(0.1)
+        second = await collector.collect()
+        await collector.aclose()
     assert first.gen_tps is None and first.prompt_tps is None
     assert second.gen_tps is not None and 0 < second.gen_tps <= 100 / 0.1
     assert second.prompt_tps == 0.0
 
 
 async def test_server_collector_metrics_disabled_is_none() -> None:
-    transport = _recorded(METRICS_TEXT, metrics_status=501)
-    collector = ServerCollector("http://127.0.0.1:9", transport=transport)
-    snap = await collector.collect()
-    await collector.aclose()
+    async with http_server(_recorded(METRICS_TEXT, metrics_status=501)) as (port, _served):
+        collector = ServerCollector(f"http://127.0.0.1:{port}")
+        snap = await collector.collect()
+        await collector.aclose()
     assert snap.reachable is True
     assert snap.gen_tps is None and snap.prompt_tps is None and snap.requests_processing is None
     assert snap.total_slots == 2
@@ -458,6 +472,8 @@ async def test_server_collector_nothing_listening(free_port: int) -> None:
 def test_server_collector_refuses_non_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         ServerCollector("http://192.0.2.1:8080")
+    with pytest.raises(ValueError, match="loopback"):
+        ServerCollector("https://127.0.0.1:8080")
     ServerCollector("http://localhost:8080")
     ServerCollector("http://[::1]:8080")
 
@@ -532,21 +548,18 @@ async def test_server_collector_live(live_server: str, tiny_gguf: Path) -> None:
 
 
 async def test_server_collector_fetches_props_once_per_server_start() -> None:
-    seen: list[str] = []
     health = iter([200, 200, 503, 200, 200])
     recorded = _recorded(METRICS_TEXT)
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
-        if request.url.path == "/health":
-            return httpx.Response(next(health), json={})
-        return recorded.handler(request)  # type: ignore[attr-defined]
+    def handler(path: str) -> tuple[int, str]:
+        return (next(health), "{}") if path == "/health" else recorded(path)
 
-    collector = ServerCollector("http://127.0.0.1:9", transport=httpx.MockTransport(handler))
-    snaps = [await collector.collect() for _ in range(5)]
-    await collector.aclose()
+    async with http_server(handler) as (port, served):
+        collector = ServerCollector(f"http://127.0.0.1:{port}")
+        snaps = [await collector.collect() for _ in range(5)]
+        await collector.aclose()
     # Fetched on the first poll, reused while healthy, dropped on a restart (503) and fetched
     # again once healthy.
-    assert seen.count("/props") == 2
+    assert served.paths.count("/props") == 2
     assert snaps[2].model_path is None  # never the old server's model while the new one loads
     assert all(snaps[i].model_path == PROPS_JSON["model_path"] for i in (0, 1, 3, 4))
