@@ -82,9 +82,9 @@ def main() -> int:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="ldbench-http-") as tmp:
         model = write_tiny_gguf(Path(tmp) / "tiny.gguf")
+        args_ = ["-m", str(model), "--host", "127.0.0.1", "--port", str(port), "--metrics"]
         server = subprocess.Popen(
-            [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
-             "--metrics", "--slots", "-c", "256", "-t", "1"],  # fmt: skip
+            [str(binary), *args_, "--slots", "-c", "256", "-t", "1"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
