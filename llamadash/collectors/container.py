@@ -11,12 +11,17 @@ from typing import Any
 
 from docker.errors import APIError, NotFound
 
+from llamadash.collectors.docker_events import EventWatch
 from llamadash.collectors.docker_stats import StatsStream
 
 __all__ = ["ContainerCollector", "ContainerSnapshot"]
 
 # A stats sample older than this (stalled stream) is not shown.
 _STALE_S = 10.0
+# Inspect at least this often even without events (a missed event heals itself).
+_RECHECK_S = 30.0
+
+_Found = tuple[Any, Mapping[str, Any]] | None
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,6 @@ class ContainerSnapshot:
     name: str | None = None
     id: str | None = None
     state: str | None = None
-    status_text: str | None = None
     health: str | None = None
     started_at: float | None = None
     uptime_s: float | None = None
@@ -69,7 +73,8 @@ class ContainerCollector:
     """Finds the Compose service's container and reports its state and resource use.
 
     CPU and memory come from a background ``docker stats`` stream per container (a one-shot
-    ``stats`` call takes over a second), so ``collect()`` only does two quick API calls.
+    ``stats`` call takes over a second). The container is inspected again only after a
+    ``docker events`` state event (or every 30 s), so a quiet ``collect()`` makes no API call.
 
     Args:
         client_factory: Returns a docker SDK client (called again after a failure).
@@ -89,6 +94,23 @@ class ContainerCollector:
         }
         self._client: Any = None
         self._stream: StatsStream | None = None
+        self._watch: EventWatch | None = None
+        self._found: tuple[float, _Found] | None = None  # (monotonic time, what _find said)
+
+    def _lookup(self) -> _Found:
+        """``_find()``, or its last answer when no event says the container changed."""
+        if self._watch is None:
+            if self._client is None:
+                self._client = self._factory()
+            self._watch = EventWatch(self._client, list(self._filters["label"]))
+        changed = self._watch.take_change()
+        cached = self._found
+        if not changed and cached is not None and time.monotonic() - cached[0] < _RECHECK_S:
+            return cached[1]
+        self._found = None
+        found = self._find()
+        self._found = (time.monotonic(), found)
+        return found
 
     def _find(self) -> tuple[Any, Mapping[str, Any]] | None:
         """The newest matching container (full inspect) and its list entry, or None."""
@@ -118,7 +140,7 @@ class ContainerCollector:
         """
         now = time.time()
         try:
-            found = self._find()
+            found = self._lookup()
         except NotFound:  # removed between the list and the inspect
             found = None
         except APIError as exc:
@@ -148,7 +170,6 @@ class ContainerCollector:
             name=None if name is None else name.lstrip("/"),
             id=_str(attrs.get("Id")),
             state=status,
-            status_text=_str(listed.get("Status")),
             # Docker keeps the last health status of a stopped container: not worth showing.
             health=_str(health.get("Status")) if running and isinstance(health, Mapping) else None,
             started_at=started,
@@ -170,14 +191,20 @@ class ContainerCollector:
 
     def _drop_client(self) -> None:
         self._stop_stats()
+        self._found = None
+        if self._watch is not None:
+            self._watch.stop(timeout=0.5)
+            self._watch = None
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):  # already broken
                 client.close()
 
     def close(self) -> None:
-        """Stop the stats thread and close the docker client."""
+        """Stop the stats and events threads and close the docker client."""
         if self._stream is not None:
             self._stream.stop(timeout=2.0)
             self._stream = None
+        if self._watch is not None:
+            self._watch.stop(timeout=2.0)
         self._drop_client()

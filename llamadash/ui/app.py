@@ -45,6 +45,8 @@ Pane = GpuPane | SystemPane | ContainerPane | ServerPane
 # Logs reach the pane in batches 4 times a second: fast enough to read as live, and a flood
 # then costs a quarter of the redraws (bench/bench_ui_cpu.py, 1,000 lines/s: 42% -> 29% of a core).
 LOG_DRAIN_SECONDS = 0.25
+# With a container collector watching docker events, status is re-observed at least this often.
+STATUS_RECHECK_REFRESHES = 10
 
 
 class SideApi(Protocol):
@@ -91,6 +93,9 @@ class LlamaDash(App[None]):
         self.quit_message = ""
         self._unsubscribe: Any = None
         self._last_shown: dict[type[Pane], Any] = {}
+        self._pending: dict[type[Pane], Any] = {}
+        self._container_changed = False
+        self._container_seen: tuple[str | None, str | None, str | None] | None = None
 
     # --- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -107,6 +112,7 @@ class LlamaDash(App[None]):
     async def on_mount(self) -> None:
         self._unsubscribe = self.switcher.subscribe(self._on_engine_event)
         self.set_interval(LOG_DRAIN_SECONDS, self.drain_logs)
+        self.set_interval(self.refresh_seconds, self.paint)
         self.drain_logs()
         if self.api is not None:
             await self.api.start()
@@ -179,11 +185,20 @@ class LlamaDash(App[None]):
     async def observe_status(self) -> None:
         """Status from observation, so outside changes show up.
 
-        Every other refresh: the engine's own changes arrive as events at once; this only
-        catches servers started or killed outside llamadash.
+        The engine's own changes arrive as events at once; this catches servers started or
+        killed outside llamadash. It looks every other refresh while a switch runs or with
+        the process runtime (cheap: /proc), else when the container pane saw the container
+        change (docker events) and at least every ten refreshes.
         """
+        last = time.monotonic()
         while True:
             await asyncio.sleep(2 * self.refresh_seconds)
+            quiet = self.collectors is not None and self.collectors.container is not None
+            due = time.monotonic() - last >= STATUS_RECHECK_REFRESHES * self.refresh_seconds
+            if quiet and not due and not self.switcher.busy and not self._container_changed:
+                continue
+            self._container_changed = False
+            last = time.monotonic()
             self.post_message(StatusObserved(await self.switcher.status()))
 
     @work(group="switch", exit_on_error=False)
@@ -216,24 +231,46 @@ class LlamaDash(App[None]):
         self._show(SystemPane, message.snapshot)
 
     def on_container_sampled(self, message: ContainerSampled) -> None:
-        self._show(ContainerPane, message.snapshot)
+        snap = message.snapshot
+        seen = (snap.id, snap.state, snap.health)
+        if self._container_seen is not None and seen != self._container_seen:
+            self._container_changed = True  # e.g. stopped outside llamadash: status looks soon
+        self._container_seen = seen
+        self._show(ContainerPane, snap)
 
     def on_server_sampled(self, message: ServerSampled) -> None:
         self._show(ServerPane, message.snapshot)
 
     def _show(self, pane: type[Pane], snapshot: Any) -> None:
-        """Draw a sample, unless it equals the last one drawn there (its timestamp aside).
+        """Keep a sample for the next paint, unless it equals the last one drawn (timestamp aside).
 
-        Every redraw of an auto-height pane re-lays-out the screen; an unchanged "no GPU" or
-        idle-server sample is skipped instead.
+        The first sample of a pane is drawn at once, so the dashboard fills in quickly.
         """
         if self.closing:
             return
         key = replace(snapshot, at=0.0)
         if self._last_shown.get(pane) == key:
+            self._pending.pop(pane, None)
             return
+        first = pane not in self._last_shown
         self._last_shown[pane] = key
-        self.query_one(pane).show(snapshot)
+        self._pending[pane] = snapshot
+        if first:
+            self.paint()
+
+    def paint(self) -> None:
+        """Draw the samples that arrived since the last paint and the header's clock.
+
+        Once per refresh period, all in one frame: samples arrive from four workers at
+        different moments, and each separate repaint costs a compositor pass and a write to
+        the terminal (bench/bench_ui_cpu.py).
+        """
+        if self.closing:
+            return
+        pending, self._pending = self._pending, {}
+        for pane, snapshot in pending.items():
+            self.query_one(pane).show(snapshot)
+        self.query_one(StatusLine).refresh_line()
 
     def on_engine_changed(self, message: EngineChanged) -> None:
         if self.closing:

@@ -74,7 +74,6 @@ def container() -> ContainerSnapshot:
         name="llamadash-llama-server-1",
         id="3969349b850e1c2d3e4f",
         state="running",
-        status_text="Up 2 minutes (healthy)",
         health="healthy",
         started_at=NOW - 125,
         uptime_s=125.0,

@@ -39,7 +39,7 @@ def describe(event: SwitchEvent) -> str:
 
 
 class StatusLine(Static):
-    """One line at the top, redrawn on every engine event and once a second."""
+    """One line at the top, redrawn on every engine event and on the app's paint tick."""
 
     text: reactive[str] = reactive("Idle: no model running (press m)")
 
@@ -54,7 +54,6 @@ class StatusLine(Static):
         self._drawn: tuple[State, str] | None = None
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh_line)
         self.refresh_line()
 
     def apply_event(self, event: SwitchEvent) -> None:
