@@ -14,7 +14,7 @@ from textual import events
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
-from textual.widgets import Label, OptionList, RichLog
+from textual.widgets import Label, OptionList
 
 from llamadash.collectors.bundle import collectors_for
 from llamadash.core.context import Engine
@@ -25,6 +25,7 @@ from llamadash.ui.modals.picker import ModelPicker
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.widgets.header import StatusLine
 from llamadash.ui.widgets.logs import LogPane
+from llamadash.ui.widgets.logview import LogView
 from tests.ui.helpers import wait_until
 
 pytestmark = pytest.mark.engine
@@ -286,7 +287,7 @@ async def test_help_filter_and_follow(engine_c: Engine) -> None:
             + ["0.00.101.000 W load: a warning line"]
         )
         pane = app.query_one(LogPane)
-        view = app.query_one("#log", RichLog)
+        view = app.query_one("#log", LogView)
         await wait_until(pilot, lambda: pane.lines_shown >= 22, 5, "lines in the pane")
 
         # /: the filter input opens and has focus; a word + Enter keeps only matching lines.
@@ -297,20 +298,20 @@ async def test_help_filter_and_follow(engine_c: Engine) -> None:
         await wait_until(pilot, lambda: pane.filter_text == "listening", 5, "filter applied")
         assert not box.display
         await pilot.pause()
-        texts = [strip.text for strip in view.lines]
+        texts = view.texts
         assert texts and all("listening" in t for t in texts), texts
         assert "filter: 'listening'" in str(pane.border_title)
         # New lines are filtered too.
         app.switcher.logs.extend(["0.00.200.000 I slot update: nothing to see"])
         await pilot.pause(0.3)
-        assert all("listening" in strip.text for strip in view.lines)
+        assert all("listening" in text for text in view.texts)
 
         # / then Esc clears the filter: every line is back.
         await pilot.press("slash")
         await wait_until(pilot, lambda: box.display, 5, "filter input")
         await pilot.press("escape")
         await wait_until(pilot, lambda: pane.filter_text == "", 5, "filter cleared")
-        assert len(view.lines) >= 23
+        assert view.line_count >= 23
 
         # f: follow off, then on again; the title says so.
         assert pane.follow

@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import Key
-from textual.widgets import Input, RichLog
+from textual.widgets import Input
+
+from llamadash.ui.widgets.logview import LogView
 
 # llama-server prefixes lines with "<elapsed> <level> ", e.g. "0.02.297.428 W load: ...".
 _ERROR = re.compile(r"(^(?:[\d.]+ )?E |\berror\b|\bfailed\b|\bfatal\b|exited with code)", re.I)
 _WARN = re.compile(r"(^(?:[\d.]+ )?W |\bwarn(ing)?\b)", re.IGNORECASE)
+# A line can match neither regex unless it has a level prefix or one of these words. Checking
+# that first costs ~1.5 µs a line instead of the regexes' ~16 µs (1,000 lines/s in a flood).
+_LEVEL = re.compile(r"(?:[\d.]+ )?[EW] ", re.I)
+_WORDS = ("error", "failed", "fatal", "exited with code", "warn")
 MAX_LINES = 10_000
 MAX_BATCH = 2_000  # a flood writes only the newest lines of each tick; the rest scrolled by
 
@@ -23,6 +28,10 @@ def style_of(line: str) -> str:
     """Colour for a log line: separators, errors, warnings."""
     if line.startswith("--- "):
         return "bold cyan"
+    if line.isascii() and not _LEVEL.match(line):  # lower() folds case as re.I does for ASCII
+        lower = line.lower()
+        if not any(word in lower for word in _WORDS):
+            return ""
     if _ERROR.search(line):
         return "red"
     if _WARN.search(line):
@@ -31,18 +40,18 @@ def style_of(line: str) -> str:
 
 
 class LogPane(Vertical):
-    """RichLog plus a filter input that appears on ``/``."""
+    """A LogView plus a filter input that appears on ``/``."""
 
     def __init__(self, source: Callable[[], Iterable[str]], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.source = source
         self.filter_text = ""
         self.follow = True
-        self.lines_shown = 0
-        self.last_error_line: int | None = None
+        self.lines_shown = 0  # since the last reload, including lines the view has dropped
+        self.last_error_line: int | None = None  # counted as lines_shown is
 
     def compose(self) -> ComposeResult:
-        yield RichLog(max_lines=MAX_LINES, wrap=False, markup=False, highlight=False, id="log")
+        yield LogView(MAX_LINES, id="log")
         yield Input(placeholder="filter logs (Enter to apply, Esc to clear)", id="log-filter")
 
     def on_mount(self) -> None:
@@ -50,32 +59,25 @@ class LogPane(Vertical):
         self.query_one("#log-filter", Input).display = False
         self._title()
 
-    def on_resize(self) -> None:
-        # The panes above grow with their first samples, the terminal shrinks: RichLog does
-        # not re-pin its tail then, so a follow view would be left showing older lines.
-        if self.follow:
-            self.log_view.scroll_end(animate=False)
-
     @property
-    def log_view(self) -> RichLog:
+    def log_view(self) -> LogView:
         """The scrolling log."""
-        return self.query_one("#log", RichLog)
+        return self.query_one("#log", LogView)
 
     def add_lines(self, lines: Iterable[str]) -> None:
         """Append lines (only those matching the filter)."""
         batch = list(lines)[-MAX_BATCH:]
-        shown: list[Text] = []
+        needle = self.filter_text.lower()
+        shown: list[tuple[str, str]] = []
         for line in batch:
-            if self.filter_text and self.filter_text.lower() not in line.lower():
+            if needle and needle not in line.lower():
                 continue
             style = style_of(line)
             if style == "red":
                 self.last_error_line = self.lines_shown + len(shown)
-            shown.append(Text(line, style=style))
+            shown.append((line, style))
         if shown:
-            # One write per batch: RichLog.write measures, renders and scrolls on every call
-            # (~0.7 ms each), so a write per line saturated a core at 1,000 lines/s.
-            self.log_view.write(Text("\n").join(shown), scroll_end=self.follow)
+            self.log_view.write_lines(shown)
             self.lines_shown += len(shown)
 
     def reload(self, lines: Iterable[str]) -> None:
@@ -96,13 +98,18 @@ class LogPane(Vertical):
         return self.follow
 
     def show_error(self) -> None:
-        """Stop following and scroll to the last error line."""
+        """Stop following and scroll to the last error line (the end if there is none)."""
         self.follow = False
-        self.log_view.auto_scroll = False
+        view = self.log_view
+        view.auto_scroll = False
+        row = -1
         if self.last_error_line is not None:
-            self.log_view.scroll_to(y=max(0, self.last_error_line - 3), animate=False)
+            # The view keeps only the newest lines: count the error's row back from the end.
+            row = self.last_error_line - (self.lines_shown - view.line_count)
+        if row >= 0:
+            view.scroll_to(y=max(0, row - 3), animate=False)
         else:
-            self.log_view.scroll_end(animate=False)
+            view.scroll_end(animate=False)
         self._title()
 
     def open_filter(self) -> None:
