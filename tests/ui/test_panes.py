@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from textual.app import App, ComposeResult
-from textual.widgets import Static
 
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.gpu import GpuPane
+from llamadash.ui.widgets.rows import RowsPane
 from llamadash.ui.widgets.server import ServerPane
 from llamadash.ui.widgets.system import SystemPane
 from tests.ui import samples
@@ -24,14 +24,12 @@ class Panes(App[None]):
             yield pane(classes="pane")
 
 
-def rows(pane: Static) -> list[str]:
-    """The pane's content rows as text (border and padding excluded)."""
-    region = pane.content_region.reset_offset.translate(pane.content_offset)
-    strips = pane.render_lines(region)
-    return [strip.text.rstrip() for strip in strips]
+def rows(pane: RowsPane) -> list[str]:
+    """The pane's rows as drawn on screen (border and padding excluded)."""
+    return [pane.render_line(y).text.rstrip() for y in range(pane.content_region.height)]
 
 
-def row_starting(pane: Static, label: str) -> str:
+def row_starting(pane: RowsPane, label: str) -> str:
     found = [r for r in rows(pane) if r.startswith(label)]
     assert found, rows(pane)
     return found[0]
@@ -67,10 +65,27 @@ async def test_pane_columns_line_up() -> None:
 
 
 async def test_pane_height_follows_its_rows_without_wrapping() -> None:
-    async with Panes().run_test(size=(60, 40)) as pilot:
+    async with Panes().run_test(size=(40, 40)) as pilot:
         pane = pilot.app.query_one(ServerPane)
         pane.show(samples.server())
         await pilot.pause()
         shown = rows(pane)
         assert len(shown) == pane.content_region.height == 8  # 7 rows and the slots line
         assert shown[-1].startswith("slots:")
+        assert len(pane.rows[6]) > pane.content_region.width  # the model row is cut, not wrapped
+        assert shown[6].endswith("…")
+
+
+async def test_only_changed_rows_are_repainted() -> None:
+    async with Panes().run_test(size=(100, 40)) as pilot:
+        pane = pilot.app.query_one(ContainerPane)
+        pane.show(samples.container())
+        await pilot.pause()
+        before = rows(pane)
+        pane.show(replace(samples.container(), cpu_pct=50.0))
+        dirty = pane._repaint_regions  # widget coordinates: padding and border included
+        assert [(r.y - pane.content_offset.y, r.height) for r in dirty] == [(5, 1)]  # cpu row
+        await pilot.pause()
+        after = rows(pane)
+        assert [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [5]
+        assert "50% of 16 CPUs" in after[5]

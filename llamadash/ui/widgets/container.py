@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from llamadash.collectors.container import ContainerSnapshot
 from llamadash.core.events import Status
-from llamadash.ui.format import BAD, MUTED, NA, OK, WARN, bar, duration, lines, pct, row, size
-from llamadash.ui.widgets.redraw import redraw
+from llamadash.ui.format import BAD, MUTED, NA, OK, WARN, bar, duration, pct, row, size
+from llamadash.ui.widgets.rows import RowsPane
 
 _STATE_STYLE = {"running": OK, "exited": BAD, "created": WARN, "restarting": WARN}
 _WIDTHS = (8,)
@@ -18,12 +17,12 @@ def _state(text: str, state: str) -> Content:
     return Content.styled(text, _STATE_STYLE.get(state, ""))
 
 
-class ContainerPane(Static):
+class ContainerPane(RowsPane):
     """Renders ContainerSnapshot (compose) or the process runtime's status."""
 
     def on_mount(self) -> None:
         self.border_title = "Container"
-        self.update(Content.styled("waiting for the first sample…", MUTED))
+        self.set_rows([Content.styled("waiting for the first sample…", MUTED)])
 
     def show(self, snap: ContainerSnapshot) -> None:
         """Draw a container snapshot."""
@@ -31,7 +30,7 @@ class ContainerPane(Static):
             self.border_title = "Container"
         if not snap.present:
             message = snap.error or "no llama-server container (nothing started yet)"
-            redraw(self, Content.styled(message, BAD if snap.error else MUTED))
+            self.set_rows([Content.styled(message, BAD if snap.error else MUTED)])
             return
         state = snap.state or NA
         if snap.exit_code is not None:
@@ -45,13 +44,13 @@ class ContainerPane(Static):
             ("state", _state(state, snap.state or "")),
             ("health", snap.health or NA),
             ("name", f"{snap.name or NA}  {(snap.id or '')[:12]}"),
-            ("uptime", duration(snap.uptime_s)),
+            ("uptime", duration(snap.uptime_s, coarse=True)),
             ("restarts", NA if snap.restarts is None else str(snap.restarts)),
             ("cpu", bar(cpu, 14) + f" {pct(snap.cpu_pct)}{of_cpus}"),
             ("memory", bar(mem, 14) + f" {size(snap.mem_used)}"),
             ("image", snap.image or NA),
         ]
-        redraw(self, lines(row(cells, _WIDTHS) for cells in rows))
+        self.set_rows([row(cells, _WIDTHS) for cells in rows])
 
     def show_process(self, status: Status) -> None:
         """Draw the process runtime's view (no container)."""
@@ -61,8 +60,8 @@ class ContainerPane(Static):
             ("runtime", "process (no Docker)"),
             ("state", _state(status.container_state, status.container_state)),
             ("pid", status.container or NA),
-            ("uptime", duration(status.uptime)),
+            ("uptime", duration(status.uptime, coarse=True)),
         ]
         if status.exit_code is not None:
             rows.append(("exit", str(status.exit_code)))
-        redraw(self, lines(row(cells, _WIDTHS) for cells in rows))
+        self.set_rows([row(cells, _WIDTHS) for cells in rows])

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from llamadash.collectors.gpu import GpuInfo, GpuSnapshot
-from llamadash.ui.format import ACCENT, BAD, MUTED, NA, bar, lines, num, pct, row, size
-from llamadash.ui.widgets.redraw import redraw
+from llamadash.ui.format import ACCENT, BAD, MUTED, NA, bar, num, pct, row, size
+from llamadash.ui.widgets.rows import RowsPane
 
 _WIDTHS = (5, 20)
 _PROC_WIDTHS = (8, 24)
 
 
-class GpuPane(Static):
+class GpuPane(RowsPane):
     """Renders GpuSnapshot; says plainly when there is no NVIDIA GPU."""
 
     def on_mount(self) -> None:
         self.border_title = "GPU"
-        self.update(Content.styled("waiting for the first sample…", MUTED))
+        self.set_rows([Content.styled("waiting for the first sample…", MUTED)])
 
     def show(self, snapshot: GpuSnapshot) -> None:
         """Draw ``snapshot``."""
@@ -26,9 +25,9 @@ class GpuPane(Static):
             reason = snapshot.reason or "No NVIDIA GPU found"
             hint = ("GPU metrics need an NVIDIA driver;", "everything else works on the CPU.")
             rows = [Content.styled(reason, "bold"), *(Content.styled(h, MUTED) for h in hint)]
-            redraw(self, lines(rows))
+            self.set_rows(rows)
             return
-        redraw(self, lines(line for gpu in snapshot.gpus for line in render_gpu(gpu)))
+        self.set_rows([line for gpu in snapshot.gpus for line in render_gpu(gpu)])
 
 
 def render_gpu(gpu: GpuInfo) -> list[Content]:

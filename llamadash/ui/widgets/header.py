@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 from textual.content import Content
-from textual.reactive import reactive
-from textual.widgets import Static
 
 from llamadash.core.events import State, Status, SwitchEvent
 from llamadash.ui.format import ACCENT, BAD, MUTED, OK, WARN, duration
+from llamadash.ui.widgets.rows import RowsPane
 
 _STYLE = {
     State.READY: f"bold {OK}",
@@ -19,6 +18,9 @@ _STYLE = {
     State.STARTING: f"bold {WARN}",
     State.LOADING: f"bold {WARN}",
 }
+
+
+_STEADY = (State.READY, State.IDLE, State.FAILED)
 
 
 def describe(event: SwitchEvent) -> str:
@@ -38,20 +40,18 @@ def describe(event: SwitchEvent) -> str:
     return "Idle: no model running (press m)"
 
 
-class StatusLine(Static):
+class StatusLine(RowsPane):
     """One line at the top, redrawn on every engine event and on the app's paint tick."""
 
-    text: reactive[str] = reactive("Idle: no model running (press m)")
-
     def __init__(self, endpoint: str, api: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
+        self.text = "Idle: no model running (press m)"
         self.endpoint = endpoint
         self.api = api
         self.state = State.IDLE
         self.since = time.time()
         self.note = ""
         self.queued: str | None = None
-        self._drawn: tuple[State, str] | None = None
 
     def on_mount(self) -> None:
         self.refresh_line()
@@ -86,7 +86,8 @@ class StatusLine(Static):
             ("llamadash ", "bold"),
             ("● ", _STYLE[self.state]),
             (self.text, _STYLE[self.state]),
-            (f"  {duration(time.time() - self.since)}", MUTED),
+            # Seconds while something happens; minutes once it is steady.
+            (f"  {duration(time.time() - self.since, coarse=self.state in _STEADY)}", MUTED),
         ]
         if self.queued:
             parts.append((f"  (next: {self.queued})", WARN))
@@ -94,11 +95,5 @@ class StatusLine(Static):
             parts.append((f"  [{self.note}]", WARN))
         parts.append((f"   server {self.endpoint}", ACCENT))
         parts.append((f"   api {self.api}", ACCENT))
-        line = Content.assemble(*parts)
-        # apply_status() redraws every poll, mostly to the same line. (Content's == compares
-        # the text only; the state decides the colours.)
-        drawn = (self.state, line.plain)
-        if drawn == self._drawn:
-            return
-        self._drawn = drawn
-        self.update(line, layout=False)  # one line high (app.tcss): no layout pass needed
+        # Repainted only when the text or colours changed (RowsPane).
+        self.set_rows([Content.assemble(*parts)])

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from llamadash.collectors.server import ServerSnapshot
-from llamadash.ui.format import MUTED, NA, OK, WARN, bar, lines, num, row
-from llamadash.ui.widgets.redraw import redraw
+from llamadash.ui.format import MUTED, NA, OK, WARN, bar, num, row
+from llamadash.ui.widgets.rows import RowsPane
 
 _WIDTHS = (9,)
 
 
-class ServerPane(Static):
+class ServerPane(RowsPane):
     """Renders ServerSnapshot; degrades to n/a when an endpoint is off."""
 
     def on_mount(self) -> None:
         self.border_title = "Server"
-        self.update(Content.styled("waiting for the first sample…", MUTED))
+        self.set_rows([Content.styled("waiting for the first sample…", MUTED)])
 
     def show(self, snap: ServerSnapshot) -> None:
         """Draw ``snap``."""
         if not snap.reachable:
             message = f"llama-server not answering ({snap.error or 'no server'})"
-            redraw(self, Content.styled(message, MUTED))
+            self.set_rows([Content.styled(message, MUTED)])
             return
         gen = snap.gen_tps if snap.gen_tps else snap.live_gen_tps
         busy = NA if snap.requests_processing is None else str(snap.requests_processing)
@@ -39,7 +38,7 @@ class ServerPane(Static):
             ("ctx/slot", NA if snap.n_ctx is None else str(snap.n_ctx)),
             ("model", (snap.model_path or NA).rsplit("/", 1)[-1]),
         ]
-        redraw(self, lines([*(row(cells, _WIDTHS) for cells in rows), _slots(snap)]))
+        self.set_rows([*(row(cells, _WIDTHS) for cells in rows), _slots(snap)])
 
 
 def _slots(snap: ServerSnapshot) -> Content:

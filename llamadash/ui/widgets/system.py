@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from llamadash.collectors.system import SystemSnapshot
-from llamadash.ui.format import MUTED, NA, OK, bar, lines, pct, rate, row, size, styled
-from llamadash.ui.widgets.redraw import redraw
+from llamadash.ui.format import MUTED, NA, OK, bar, pct, rate, row, size, styled
+from llamadash.ui.widgets.rows import RowsPane
 
 _SPARK = " ▁▂▃▄▅▆▇█"
 _WIDTHS = (5, 20)
 
 
-class SystemPane(Static):
+class SystemPane(RowsPane):
     """Renders SystemSnapshot."""
 
     def on_mount(self) -> None:
         self.border_title = "System"
-        self.update(Content.styled("waiting for the first sample…", MUTED))
+        self.set_rows([Content.styled("waiting for the first sample…", MUTED)])
 
     def show(self, snap: SystemSnapshot) -> None:
         """Draw ``snap``."""
@@ -36,4 +35,4 @@ class SystemPane(Static):
             ("disk", f"r {rate(snap.disk_read_bps)}", f"w {rate(snap.disk_write_bps)}"),
             ("net", f"↓ {rate(snap.net_recv_bps)}", f"↑ {rate(snap.net_sent_bps)}"),
         ]
-        redraw(self, lines(row(cells, _WIDTHS) for cells in rows))
+        self.set_rows([row(cells, _WIDTHS) for cells in rows])
