@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable, Sequence
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from llamadash.api.state import ApiContext, context
 from llamadash.core.events import State, Status
+from llamadash.core.histogram import Histogram
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-DURATION_BUCKETS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
 
 def escape_label(value: str) -> str:
@@ -30,17 +27,13 @@ def _header(name: str, kind: str, help_text: str) -> list[str]:
     return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
 
 
-def histogram(
-    name: str, help_text: str, values: Sequence[float], buckets: Iterable[float]
-) -> list[str]:
+def histogram(name: str, help_text: str, hist: Histogram) -> list[str]:
     """A histogram with cumulative ``le`` buckets (ending at +Inf), ``_sum`` and ``_count``."""
-    ordered = sorted(values)
     lines = _header(name, "histogram", help_text)
-    for bound in (*buckets, float("inf")):
-        count = bisect.bisect_right(ordered, bound)
+    for bound, count in hist.cumulative():
         lines.append(f'{name}_bucket{{le="{_number(bound)}"}} {count}')
-    lines.append(f"{name}_sum {_number(sum(ordered))}")
-    lines.append(f"{name}_count {len(ordered)}")
+    lines.append(f"{name}_sum {_number(hist.sum)}")
+    lines.append(f"{name}_count {hist.count}")
     return lines
 
 
@@ -74,7 +67,6 @@ def render(ctx: ApiContext, status: Status) -> str:
         "llamadash_switch_duration_seconds",
         "Seconds from a switch request starting to the server being ready.",
         stats.durations,
-        DURATION_BUCKETS,
     )
     lines += _header("llamadash_state", "gauge", "1 for the state the server is in, else 0.")
     for state in State:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from llamadash.core.events import Result, State, Status, SwitchEvent, SwitchOutcome
 from llamadash.core.flags import FlagCache, describe_unknown, unknown_flags
+from llamadash.core.histogram import Histogram
 from llamadash.core.logs import LogHub
 from llamadash.core.loopback import LoopbackHttp
 from llamadash.core.net import health, port_free
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 EventListener = Callable[[SwitchEvent], None]
 TAIL_LINES = 50
 HEALTH_INTERVAL = 0.05
+# Upper bounds (seconds) of the llamadash_switch_duration_seconds buckets in /metrics.
+DURATION_BUCKETS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
 
 class SwitchError(Exception):
@@ -47,12 +50,16 @@ class _Job:
 
 @dataclass
 class SwitchStats:
-    """Counters for /metrics."""
+    """Counters for /metrics.
+
+    ``durations`` is a fixed-bucket histogram, not a list: a list grew a float per switch for
+    as long as the dashboard ran, and /metrics needs only bucket counts, count and sum.
+    """
 
     switches: int = 0
     failures: int = 0
     superseded: int = 0
-    durations: list[float] = field(default_factory=list)
+    durations: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
 
 
 class Switcher:
@@ -327,7 +334,7 @@ class Switcher:
         load_seconds = time.monotonic() - load_began
         total = time.monotonic() - began
         self.history.record(profile.id, load_seconds)
-        self.stats.durations.append(total)
+        self.stats.durations.observe(total)
         self._emit(State.READY, profile, message=f"ready in {total:.2f}s")
         return SwitchOutcome(Result.READY, profile.id, f"ready in {total:.2f}s", total)
 

@@ -15,8 +15,9 @@ from llamadash.api.server import ApiBindError, ApiServer, check_bind, is_loopbac
 from llamadash.api.sse import EventBuffer, format_event, is_progress
 from llamadash.api.state import ApiContext
 from llamadash.core.events import State, Status, SwitchEvent
+from llamadash.core.histogram import Histogram
 from llamadash.core.progress import Progress
-from llamadash.core.switcher import Switcher, SwitchStats
+from llamadash.core.switcher import DURATION_BUCKETS, Switcher, SwitchStats
 
 
 @pytest.mark.parametrize(
@@ -128,7 +129,10 @@ def test_format_event_is_one_sse_message() -> None:
 
 
 def test_histogram_is_cumulative_with_sum_and_count() -> None:
-    lines = histogram("x_seconds", "help", [0.2, 1.0, 3.0, 700.0], (0.5, 1, 5))
+    hist = Histogram((0.5, 1, 5))
+    for value in (0.2, 1.0, 3.0, 700.0):
+        hist.observe(value)
+    lines = histogram("x_seconds", "help", hist)
     assert lines[2:] == [
         'x_seconds_bucket{le="0.5"} 1',
         'x_seconds_bucket{le="1"} 2',
@@ -144,7 +148,10 @@ def test_escape_label() -> None:
 
 
 def test_render_has_every_required_series() -> None:
-    switcher = SimpleNamespace(stats=SwitchStats(3, 1, 2, [1.5, 0.7]))
+    durations = Histogram(DURATION_BUCKETS)
+    durations.observe(1.5)
+    durations.observe(0.7)
+    switcher = SimpleNamespace(stats=SwitchStats(3, 1, 2, durations))
     ctx = ApiContext(cast(Any, switcher))
     status = Status(State.LOADING, "g", 'Gemma "3"', time.time(), "compose", "http://x")
     text = render(ctx, status)
