@@ -1,6 +1,7 @@
 r"""The block of .env that llamadash manages: render, quote, atomic write, .env.prev backup.
 
-Lines outside the block belong to the user and are kept byte for byte. Values are written
+Lines outside the block belong to the user and are kept byte for byte, line endings included;
+the block follows the file's style (CRLF stays CRLF, which Compose reads too). Values are written
 single-quoted, which Compose reads literally (no interpolation, no escapes). LLAMA_ARGS holds
 the whole argument list as one string that Compose splits (shell-words rules) when it
 substitutes it into ``command:``; each argument is therefore double-quoted with ``\\`` and
@@ -77,22 +78,40 @@ def render_block(values: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def line_ending(text: str) -> str:
+    r"""The file's line-ending style: that of its first line break (``"\n"`` when none)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def _lines(text: str, eol: str) -> list[str]:
+    r"""``text``'s lines, each with its own ending kept (an unterminated last one gets ``eol``).
+
+    split("\n"), not splitlines(): a user line may hold \x0c, \x85, \u2028 and the like.
+    """
+    parts = text.split("\n")
+    last = parts.pop()
+    return [f"{part}\n" for part in parts] + ([last + eol] if last else [])
+
+
 def merge(existing: str, block: str) -> str:
     """Replace the managed block in ``existing`` (or append it), keeping every other line.
 
-    A user line that sets a variable the block sets would silently win or lose depending on
-    order, so it is commented out with a note instead of being deleted.
+    ``existing`` is the file's raw text (no newline translation): user lines keep their own
+    line endings byte for byte, and the block is written in the file's style (see
+    :func:`line_ending`), so a CRLF file stays CRLF. A user line that sets a variable the
+    block sets would silently win or lose depending on order, so it is commented out with a
+    note instead of being deleted.
     """
+    eol = line_ending(existing)
     managed = {line.split("=", 1)[0] for line in block.splitlines()[1:-1]}
+    block = block.replace("\n", eol)  # values never hold a newline (check_value)
     before: list[str] = []
     after: list[str] = []
     kept = before
     inside = False
-    # split("\n"), not splitlines(): a user line may hold \x0c, \x85, \u2028 and the like.
-    lines = existing.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    for line in lines:
+    for raw in _lines(existing, eol):
+        line = raw.removesuffix("\n").removesuffix("\r")
         if line.startswith(BEGIN):
             inside = True
             continue
@@ -103,13 +122,14 @@ def merge(existing: str, block: str) -> str:
             continue
         name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
         if "=" in line and not line.lstrip().startswith("#") and name in managed:
-            kept.append(f"# overridden by llamadash (set it in models.conf): {line}")
+            kept.append(f"# overridden by llamadash (set it in models.conf): {raw}")
         else:
-            kept.append(line)
+            kept.append(raw)
     if kept is after:  # the block was there: replace it in place
-        return "".join(f"{line}\n" for line in before) + block + "".join(f"{x}\n" for x in after)
-    head = "\n".join(kept).rstrip("\n")
-    return f"{head}\n\n{block}" if head else block
+        return "".join(before) + block + "".join(after)
+    while kept and kept[-1] in ("\n", "\r\n"):  # trailing blank lines: one blank line only
+        kept.pop()
+    return "".join(kept) + eol + block if kept else block
 
 
 def write_env(path: Path, values: Mapping[str, str]) -> bool:
@@ -123,7 +143,9 @@ def write_env(path: Path, values: Mapping[str, str]) -> bool:
     """
     block = render_block(values)
     try:
-        existing = path.read_text(encoding="utf-8")
+        # newline="": read CRLF as CRLF, so merge() can keep the file's line endings.
+        with path.open(encoding="utf-8", newline="") as handle:
+            existing = handle.read()
     except FileNotFoundError:
         existing = ""
     text = merge(existing, block)
@@ -162,7 +184,8 @@ def _atomic_write(path: Path, text: str, mode: int | None = None) -> None:
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        # newline="": write the text's own line endings, never translated.
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

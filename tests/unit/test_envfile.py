@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -239,6 +240,40 @@ def test_failed_replace_leaves_old_file_and_no_temp(
     assert _leftovers(tmp_path) == []
 
 
+def _crlf(text: str) -> bytes:
+    return text.replace("\n", "\r\n").encode()
+
+
+def test_crlf_file_stays_crlf(tmp_path: Path) -> None:
+    """Regression: a CRLF .env came back LF (read and written with newline translation)."""
+    env = tmp_path / ".env"
+    head = "# top\nHF_TOKEN=secret  \nLLAMA_PORT=1\n\n"
+    env.write_bytes(_crlf(head))
+    assert write_env(env, {"LLAMA_PORT": "8080"}) is True
+    first = "# top\nHF_TOKEN=secret  \n# overridden by llamadash (set it in models.conf): "
+    first += "LLAMA_PORT=1\n\n" + render_block({"LLAMA_PORT": "8080"})
+    assert env.read_bytes() == _crlf(first)
+    assert (tmp_path / ".env.prev").read_bytes() == _crlf(head)  # the backup is exact too
+    assert read_block(env) == {"LLAMA_PORT": "8080"}  # no \r left on the values
+
+    env.write_bytes(_crlf(first + "AFTER=1\n"))
+    assert write_env(env, {"LLAMA_PORT": "9090"}) is True
+    second = first.replace("8080", "9090") + "AFTER=1\n"
+    assert env.read_bytes() == _crlf(second)
+    assert write_env(env, {"LLAMA_PORT": "9090"}) is False  # CRLF is not a change to undo
+    assert _leftovers(tmp_path) == []
+
+
+def test_mixed_endings_keep_each_user_line_and_follow_the_first(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_bytes(b"A=1\r\nB=2\nC=3")  # the last line is unterminated
+    write_env(env, {"LLAMA_PORT": "1"})
+    assert env.read_bytes() == b"A=1\r\nB=2\nC=3\r\n\r\n" + _crlf(render_block({"LLAMA_PORT": "1"}))
+    env.write_bytes(b"A=1\nB=2\r\n")
+    write_env(env, {"LLAMA_PORT": "1"})
+    assert env.read_bytes() == b"A=1\nB=2\r\n\n" + render_block({"LLAMA_PORT": "1"}).encode()
+
+
 def test_read_block_missing_file(tmp_path: Path) -> None:
     assert read_block(tmp_path / "nope") == {}
 
@@ -254,17 +289,22 @@ _USER_LINE = _USER_LINE.filter(lambda line: "LLAMA_PORT" not in line)
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(head=st.lists(_USER_LINE, max_size=5), tail=st.lists(_USER_LINE, max_size=5))
-def test_user_lines_survive_any_content(tmp_path: Path, head: list[str], tail: list[str]) -> None:
+@given(
+    head=st.lists(_USER_LINE, max_size=5),
+    tail=st.lists(_USER_LINE, max_size=5),
+    eol=st.sampled_from(["\n", "\r\n"]),
+)
+def test_user_lines_survive_any_content(
+    tmp_path: Path, head: list[str], tail: list[str], eol: str
+) -> None:
     env = tmp_path / ".env"
-    block1 = render_block({"LLAMA_PORT": "1"})
-    original = (
-        "".join(f"{line}\n" for line in head) + block1 + "".join(f"{line}\n" for line in tail)
-    )
-    env.write_text(original, encoding="utf-8")
+    block1 = render_block({"LLAMA_PORT": "1"}).replace("\n", eol)
+    original = "".join(f"{line}{eol}" for line in head) + block1
+    original += "".join(f"{line}{eol}" for line in tail)
+    env.write_bytes(original.encode())
     write_env(env, {"LLAMA_PORT": "2"})
-    expected = original.replace(block1, render_block({"LLAMA_PORT": "2"}), 1)
-    assert env.read_text(encoding="utf-8") == expected
+    block2 = render_block({"LLAMA_PORT": "2"}).replace("\n", eol)
+    assert env.read_bytes().decode() == original.replace(block1, block2, 1)
 
 
 # --- the real Compose round trip -------------------------------------------------------------
@@ -287,7 +327,7 @@ def compose_cli() -> None:
         pytest.skip("the docker compose CLI plugin is missing")
 
 
-def _compose_command(project: Path) -> list[str]:
+def _compose_service(project: Path) -> dict[str, Any]:
     # The process environment beats .env in Compose: run with none of its variables set.
     env = {
         k: v
@@ -317,7 +357,12 @@ def _compose_command(project: Path) -> list[str]:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    command = json.loads(result.stdout)["services"]["llama-server"]["command"]
+    service: dict[str, Any] = json.loads(result.stdout)["services"]["llama-server"]
+    return service
+
+
+def _compose_command(project: Path) -> list[str]:
+    command = _compose_service(project)["command"]
     # `compose config` prints a literal `$` as `$$` (its own escaping); undo that.
     return [part.replace("$$", "$") for part in command]
 
@@ -356,3 +401,16 @@ def test_args_round_trip_through_real_compose(
     write_env(project / ".env", {"LLAMA_PORT": str(port), "LLAMA_ARGS": join_args(args)})
     command = _compose_command(project)
     assert command == ["--host", "127.0.0.1", "--port", str(port), *args]
+
+
+def test_crlf_env_reads_the_same_in_real_compose(compose_cli: None, tmp_path: Path) -> None:
+    """A CRLF .env (user lines and managed block) means to Compose what the LF one does."""
+    env = tmp_path / ".env"
+    env.write_bytes(_crlf("LLAMA_IMAGE=mine:tag\nLLAMA_STOP_GRACE='7s'\nLLAMA_PORT=1\n"))
+    args = ["--alias", "a b", "-ot", r"blk\.(2[4-9])\.ffn_.*_exps\.=CPU"]
+    write_env(env, {"LLAMA_PORT": "8123", "LLAMA_ARGS": join_args(args)})
+    assert b"\r\n" in env.read_bytes() and b"\n" not in env.read_bytes().replace(b"\r\n", b"")
+    service = _compose_service(tmp_path)
+    assert service["command"] == ["--host", "127.0.0.1", "--port", "8123", *args]
+    assert service["image"] == "mine:tag"  # not "mine:tag\r"
+    assert service["stop_grace_period"] == "7s"
