@@ -424,6 +424,7 @@ class Switcher:
         if self._follower is not None:
             self._follower.cancel()
         self._http.close()
+        self.logs.close()
         await asyncio.to_thread(self.runtime.close)
 
 

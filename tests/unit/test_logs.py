@@ -151,3 +151,18 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     assert set(hub.snapshot()) == expected
     assert hub.since(0)[0] == 800
     assert set((tmp_path / "server.log").read_text().splitlines()) == expected
+
+
+def test_appends_reach_the_file_at_once_through_one_kept_handle(tmp_path: Path) -> None:
+    path = tmp_path / "server.log"
+    hub = LogHub(path, max_lines=5, max_bytes=10_000)
+    for n in range(20):
+        hub.extend((f"line {n}",))
+        # Another process (llamadash logs -f) reads the file: nothing waits in a buffer.
+        assert path.read_text().splitlines()[-1] == f"line {n}"
+    assert hub.since(17) == (20, ("line 17", "line 18", "line 19"))
+    assert hub.since(0) == (20, tuple(f"line {n}" for n in range(15, 20)))  # what is kept
+    hub.close()
+    hub.extend(("after close",))  # reopens
+    assert path.read_text().splitlines()[-1] == "after close"
+    hub.close()
