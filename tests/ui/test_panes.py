@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from textual.app import App, ComposeResult
+from textual.containers import Grid
+from textual.pilot import Pilot
+from textual.widgets import Static
 
+from llamadash.collectors.gpu import GpuSnapshot
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.rows import RowsPane
@@ -22,6 +26,46 @@ class Panes(App[None]):
     def compose(self) -> ComposeResult:
         for pane in (ContainerPane, GpuPane, ServerPane, SystemPane):
             yield pane(classes="pane")
+
+
+class GridPanes(App[None]):
+    """The dashboard's layout: the 2x2 grid of panes above the logs (LlamaDash.compose)."""
+
+    CSS_PATH = "../../llamadash/ui/app.tcss"
+
+    def compose(self) -> ComposeResult:
+        with Grid(id="panes"):
+            yield GpuPane(classes="pane")
+            yield SystemPane(classes="pane")
+            yield ContainerPane(classes="pane")
+            yield ServerPane(classes="pane")
+        yield Static("logs", id="logs", classes="pane")
+
+
+def gpus(count: int) -> GpuSnapshot:
+    """``count`` GPUs (copies of the two samples): 4 rows each on average."""
+    two = samples.two_gpus()
+    return replace(two, gpus=(two.gpus * count)[:count])
+
+
+def cut(pane: RowsPane) -> int:
+    """Rows the pane has but cannot show (its content region is shorter)."""
+    return max(0, len(pane.rows) - pane.content_region.height)
+
+
+def more(pane: RowsPane) -> str | None:
+    """The pane's bottom-border subtitle as text (None when there is none)."""
+    return None if pane.border_subtitle is None else str(pane.border_subtitle)
+
+
+async def show_all(pilot: Pilot[None], gpu_count: int) -> None:
+    app = pilot.app
+    app.query_one(GpuPane).show(gpus(gpu_count))
+    app.query_one(SystemPane).show(samples.system())
+    app.query_one(ContainerPane).show(samples.container())
+    app.query_one(ServerPane).show(samples.server())
+    await pilot.pause()
+    await pilot.pause()  # the subtitle follows the layout (call_after_refresh)
 
 
 def rows(pane: RowsPane) -> list[str]:
@@ -89,3 +133,43 @@ async def test_only_changed_rows_are_repainted() -> None:
         after = rows(pane)
         assert [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [5]
         assert "50% of 16 CPUs" in after[5]
+
+
+async def test_small_terminal_cuts_no_pane_silently() -> None:
+    # Regression: at 100x30 the grid (max 60%) cut the bottom panes with their border, and
+    # nothing said rows were missing.
+    async with GridPanes().run_test(size=(100, 30)) as pilot:
+        await show_all(pilot, 2)
+        grid = pilot.app.query_one("#panes").region
+        panes = list(pilot.app.query(RowsPane))
+        for pane in panes:
+            assert grid.contains_region(pane.region), (pane, pane.region, grid)  # border too
+            hidden = cut(pane)
+            assert more(pane) == (f"+{hidden} more" if hidden else None), pane
+        assert [cut(pane) for pane in panes] == [0, 0, 2, 2]  # gpu, system: whole
+        await pilot.resize_terminal(100, 50)
+        await pilot.pause()
+        assert [(cut(pane), more(pane)) for pane in panes] == [(0, None)] * 4
+
+
+async def test_more_follows_row_count_and_size() -> None:
+    async with GridPanes().run_test(size=(100, 30)) as pilot:
+        await show_all(pilot, 4)
+        pane = pilot.app.query_one(GpuPane)
+        height = pane.content_region.height
+        assert height < len(pane.rows)  # the top row is capped (40vh)
+        assert more(pane) == f"+{len(pane.rows) - height} more"
+        # More rows at the same (capped) height: no Resize, the count still follows.
+        pane.show(gpus(8))
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.content_region.height == height
+        assert more(pane) == f"+{len(pane.rows) - height} more"
+        pane.show(samples.no_gpu())  # 3 rows: they fit
+        await pilot.pause()
+        await pilot.pause()
+        assert more(pane) is None and cut(pane) == 0
+        pane.show(gpus(4))
+        await pilot.pause()
+        await pilot.pause()
+        assert more(pane) == f"+{cut(pane)} more" and cut(pane) > 0

@@ -5,6 +5,9 @@ labels, a GPU that is absent, a server with no request). A ``Static`` re-renders
 its content on each update and the compositor re-chops the whole area; this widget (Textual's
 line API) keeps one rendered strip per row and marks only changed rows dirty, which keeps each
 frame small (bench/bench_ui_cpu.py).
+
+When the layout gives the pane fewer lines than it has rows (a small terminal), the bottom
+border says how many are cut ("+3 more"), so hidden rows are never a silent loss.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Sequence
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from textual.content import Content
+from textual.events import Resize
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.style import Style
@@ -42,6 +46,7 @@ class RowsPane(Widget):
         # Span style -> Rich style over this widget's base style (theme variables resolved).
         self._styles: dict[str | Style, RichStyle] = {}
         self._base: Style | None = None
+        self._hidden = 0  # rows cut off at the bottom, as last shown in the border subtitle
 
     @property
     def rows(self) -> tuple[str, ...]:
@@ -56,6 +61,8 @@ class RowsPane(Widget):
             self._rows, self._keys = new, keys
             self._strips.clear()
             self.refresh(layout=True)
+            # After the new layout: a pane already squeezed keeps its size, so no Resize comes.
+            self.call_after_refresh(self._show_hidden)
             return
         width = self.size.width
         for y, key in enumerate(keys):
@@ -63,6 +70,20 @@ class RowsPane(Widget):
                 self._strips.pop(y, None)
                 self.refresh(Region(0, y, width, 1))
         self._rows, self._keys = new, keys
+
+    def on_resize(self, _event: Resize) -> None:
+        """The layout changed the pane's height: the number of cut rows may have changed."""
+        self._show_hidden()
+
+    def _show_hidden(self) -> None:
+        """Say "+N more" in the bottom border while N rows do not fit; only on a change."""
+        height = self.size.height
+        if not height:  # not laid out yet (or squeezed to nothing): nothing to say
+            return
+        hidden = max(0, len(self._rows) - height)
+        if hidden != self._hidden:  # assigning the subtitle repaints the border
+            self._hidden = hidden
+            self.border_subtitle = f"+{hidden} more" if hidden else None
 
     def notify_style_update(self) -> None:
         """A theme or CSS change: colours of the kept strips may be stale."""
