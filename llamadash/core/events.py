@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum, StrEnum
 from typing import Any
 
 from llamadash.core.progress import Progress
+
+
+def json_ready(value: Any) -> Any:
+    """A dataclass as plain dicts and lists (enums as their values), without deep copies.
+
+    ``dataclasses.asdict`` deep-copies every tuple of strings; GET /status is polled by many
+    clients and asdict was a quarter of its CPU (the log tail alone is 50 lines).
+    """
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [json_ready(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: json_ready(getattr(value, f.name)) for f in fields(value)}
+    return value
 
 
 class State(StrEnum):
@@ -39,9 +54,7 @@ class SwitchEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        data = asdict(self)
-        data["state"] = self.state.value
-        data["log_tail"] = list(self.log_tail)
+        data: dict[str, Any] = json_ready(self)
         return data
 
 
@@ -73,9 +86,7 @@ class SwitchOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        data = asdict(self)
-        data["result"] = self.result.value
-        data["log_tail"] = list(self.log_tail)
+        data: dict[str, Any] = json_ready(self)
         return data
 
 
@@ -105,8 +116,5 @@ class Status:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        data = asdict(self)
-        data["state"] = self.state.value
-        data["args"] = list(self.args)
-        data["log_tail"] = list(self.log_tail)
+        data: dict[str, Any] = json_ready(self)
         return data
