@@ -188,6 +188,7 @@ async def bench(args: argparse.Namespace) -> int:
     """Run every phase and print the table."""
     from llamadash.api.server import ApiServer
     from llamadash.core.context import build_engine
+    from llamadash.core.heap import settle
     from tests.e2e.conftest import write_conf
 
     work = Path(tempfile.mkdtemp(prefix="llamadash-bench-"))
@@ -216,6 +217,7 @@ async def bench(args: argparse.Namespace) -> int:
             print(f"cannot start tiny: {first.message}", file=sys.stderr)
             return 1
         await api.start()
+        settle()  # as the dashboard and `llamadash serve` do once started (core/heap.py)
         print(f"API at {api.url}; {args.clients} clients, {args.seconds:.0f} s per phase")
         for shape, think in (("poll", 0.1), ("flood", 0.0)):
             idle = await run_load(api.url, args.clients, args.seconds, think)

@@ -102,7 +102,11 @@ def child_dash(conf: Path, rate: int) -> None:
         threading.Thread(
             target=flood, args=(engine.switcher.logs.extend, rate), daemon=True
         ).start()
-    build_app(engine, collectors=collectors_for(engine), api=api).run()
+    from llamadash.commands.serving import settle_when_drawn
+
+    app = build_app(engine, collectors=collectors_for(engine), api=api)
+    app.call_later(settle_when_drawn, app)  # as the dashboard command does
+    app.run()
 
 
 # --- parent ---------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from llamadash.commands.common import engine_from
 from llamadash.core.context import Engine
@@ -27,6 +29,7 @@ def dashboard(args: argparse.Namespace) -> int:
     engine.lock.acquire(api.url if api else "")
     try:
         app = build_app(engine, collectors=collectors_for(engine), api=api)
+        app.call_later(settle_when_drawn, app)
         app.run()
     finally:
         engine.lock.release()
@@ -65,10 +68,30 @@ async def _serve(engine: Engine, switch_to: str | None) -> int:
         )
 
     try:
-        await serve_headless(engine.switcher, switch_to=switch_to, on_listening=listening)
+        await serve_headless(
+            engine.switcher, switch_to=switch_to, on_listening=_then_settle(listening)
+        )
     except ApiBindError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         await engine.switcher.aclose()
     return 0
+
+
+def settle_when_drawn(app: Any) -> None:
+    """Exempt the dashboard's startup objects from GC scans once it has drawn (core.heap)."""
+    from llamadash.core.heap import settle
+
+    app.call_after_refresh(settle)
+
+
+def _then_settle(listening: Callable[[str], None]) -> Callable[[str], None]:
+    """``listening``, then exempt startup objects from GC scans (core.heap)."""
+    from llamadash.core.heap import settle
+
+    def announce(url: str) -> None:
+        listening(url)
+        settle()
+
+    return announce
