@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import math
@@ -19,6 +18,9 @@ from llamadash.core.loopback import LoopbackHttp, LoopbackHttpError, Reply
 __all__ = ["ServerCollector", "ServerSnapshot", "SlotInfo", "parse_prometheus", "parse_slots"]
 
 _TIMEOUT_S = 1.0
+# An idle server's /slots is asked every this many polls (always while a request runs).
+SLOTS_IDLE_EVERY = 5
+_ACTIVITY = ("n_decode_total", "prompt_tokens_total", "tokens_predicted_total")
 _P = "llamacpp:"
 
 
@@ -118,9 +120,10 @@ class ServerCollector:
             raise ValueError(f"llama-server must be on loopback over http, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self._client = LoopbackHttp(host, url.port or 80, timeout=_TIMEOUT_S)
-        # (monotonic clock, metrics, slots) of the previous successful poll.
-        self._prev: tuple[float, Mapping[str, float] | None, tuple[SlotInfo, ...] | None] | None
-        self._prev = None
+        # (monotonic clock, parsed value) of the previous /metrics and /slots answers.
+        self._prev_metrics: tuple[float, Mapping[str, float] | None] | None = None
+        self._prev_slots: tuple[float, tuple[SlotInfo, ...] | None] | None = None
+        self._idle_polls = 0
         # /props only changes when the server restarts: fetched again after /health was not 200.
         self._props: Mapping[str, Any] | None = None
 
@@ -131,57 +134,48 @@ class ServerCollector:
             return None, str(exc)
 
     async def collect(self) -> ServerSnapshot:
-        """Query /health, /props, /slots and /metrics concurrently (about 1 s timeout each).
+        """Ask llama-server what it is doing (about 1 s timeout per request).
+
+        /metrics first. A 200 from it (or /slots) means the server is ready, so /health is
+        only asked when neither answered; /props once per server start; /slots while a
+        request runs, or every few polls when idle (an idle server's slots do not change).
+        An idle dashboard thus makes one request a second instead of three.
 
         Returns:
             The snapshot; ``reachable=False`` with ``error`` set when nothing answers.
         """
         now = time.time()
-        cached_props = self._props
-        (health, err), (props_r, _), (slots_r, _), (metrics_r, _) = await asyncio.gather(
-            self._get("/health"),
-            self._get("/props") if cached_props is None else _none(),
-            self._get("/slots"),
-            self._get("/metrics"),
-        )
-        clock = time.monotonic()
-        responses = (health, props_r, slots_r, metrics_r)
-        if health is None or health.status != 200:
-            self._props = cached_props = None  # a restart: the cached props are the old server's
-        if all(r is None for r in responses):
-            self._prev = None
-            return ServerSnapshot(
-                reachable=False,
-                health=None,
-                model_path=None,
-                n_ctx=None,
-                total_slots=None,
-                slots=None,
-                prompt_tps=None,
-                gen_tps=None,
-                requests_processing=None,
-                requests_deferred=None,
-                kv_usage_pct=None,
-                at=now,
-                error=f"llama-server unreachable at {self.base_url} ({err})",
-            )
-        if cached_props is not None:
-            props: Mapping[str, Any] = cached_props
-        else:
-            fetched = _json(props_r)
-            props = fetched if isinstance(fetched, Mapping) else {}
-            if props and health is not None and health.status == 200:
-                self._props = props
-        defaults = props.get("default_generation_settings")
-        defaults = defaults if isinstance(defaults, Mapping) else {}
-        slots = parse_slots(_json(slots_r))
+        metrics_r, err = await self._get("/metrics")
         metrics = None
         if metrics_r is not None and metrics_r.status == 200:
             metrics = parse_prometheus(metrics_r.text)
-        prev, self._prev = self._prev, (clock, metrics, slots)
+        slots_r = None
+        if metrics_r is not None and self._slots_due(metrics):
+            slots_r, _ = await self._get("/slots")
+        ready = any(r is not None and r.status == 200 for r in (metrics_r, slots_r))
+        health: int | None = 200 if ready else None
+        if not ready:
+            health_r, health_err = await self._get("/health")
+            health = None if health_r is None else health_r.status
+            err = err or health_err
+        if health != 200:
+            self._props = None  # a restart: the cached props are the old server's
+        if health is None and metrics_r is None:
+            self._prev_metrics = self._prev_slots = None
+            return _unreachable(now, f"llama-server unreachable at {self.base_url} ({err})")
+        if self._props is None and health == 200:
+            props_r, _ = await self._get("/props")
+            fetched = _json(props_r)
+            if isinstance(fetched, Mapping) and fetched:
+                self._props = fetched
+        props: Mapping[str, Any] = self._props or {}
+        defaults = props.get("default_generation_settings")
+        defaults = defaults if isinstance(defaults, Mapping) else {}
+        clock = time.monotonic()
+        slots, live_gen_tps = self._slots_and_rate(slots_r, health, clock)
+        prev, self._prev_metrics = self._prev_metrics, (clock, metrics)
         seconds = 0.0 if prev is None else clock - prev[0]
         prompt_tps, gen_tps = _throughput(metrics, None if prev is None else prev[1], seconds)
-        live_gen_tps = decode_rate(None if prev is None else prev[2], slots, seconds)
         m = metrics or {}
         kv_ratio = m.get(_P + "kv_cache_usage_ratio")
         n_ctx = _int(defaults.get("n_ctx")) or _int(props.get("n_ctx"))
@@ -190,7 +184,7 @@ class ServerCollector:
         model_path = props.get("model_path")
         return ServerSnapshot(
             reachable=True,
-            health=None if health is None else health.status,
+            health=health,
             model_path=model_path if isinstance(model_path, str) and model_path else None,
             n_ctx=n_ctx,
             total_slots=_int(props.get("total_slots")),
@@ -209,10 +203,55 @@ class ServerCollector:
             tokens_predicted_total=_int(m.get(_P + "tokens_predicted_total")),
         )
 
+    def _slots_due(self, metrics: Mapping[str, float] | None) -> bool:
+        """Ask /slots now? While busy, after activity, when /metrics says nothing; else every Nth.
+
+        Activity: a counter moved since the last poll (a short request came and went).
+        """
+        self._idle_polls += 1
+        kept, before = self._prev_slots, self._prev_metrics
+        busy = metrics is None or (metrics.get(_P + "requests_processing") or 0) > 0
+        if kept is not None and any(s.is_processing for s in kept[1] or ()):
+            busy = True
+        if metrics is not None and before is not None and before[1] is not None:
+            busy = busy or any(metrics.get(_P + c) != before[1].get(_P + c) for c in _ACTIVITY)
+        if busy or kept is None or self._idle_polls >= SLOTS_IDLE_EVERY:
+            self._idle_polls = 0
+            return True
+        return False
+
+    def _slots_and_rate(
+        self, slots_r: Reply | None, health: int | None, clock: float
+    ) -> tuple[tuple[SlotInfo, ...] | None, float | None]:
+        """The slots of this poll (the kept ones when not asked) and the live decode rate."""
+        kept = self._prev_slots
+        if slots_r is None:
+            if health == 200 and kept is not None:
+                return kept[1], None  # idle: nothing decodes
+            return None, None
+        slots = parse_slots(_json(slots_r))
+        rate = None if kept is None else decode_rate(kept[1], slots, clock - kept[0])
+        self._prev_slots = (clock, slots)
+        return slots, rate
+
     async def aclose(self) -> None:
         """Close the kept-alive connections."""
         self._client.close()
 
 
-async def _none() -> tuple[Reply | None, str | None]:
-    return None, None
+def _unreachable(now: float, error: str) -> ServerSnapshot:
+    return ServerSnapshot(
+        reachable=False,
+        health=None,
+        model_path=None,
+        n_ctx=None,
+        total_slots=None,
+        slots=None,
+        prompt_tps=None,
+        gen_tps=None,
+        requests_processing=None,
+        requests_deferred=None,
+        kv_usage_pct=None,
+        at=now,
+        error=error,
+    )

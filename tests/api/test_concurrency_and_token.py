@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 import httpx
@@ -138,3 +139,18 @@ async def test_start_stop_start(engine_c: Engine) -> None:
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient(base_url=api.url) as http:
             await http.get("/healthz")
+
+
+async def test_idle_server_stops_at_once_and_keeps_the_date_header_fresh(engine_c: Engine) -> None:
+    # Regression for the 1 s housekeeping tick (uvicorn polls at 10 Hz): stop() wakes it.
+    api = ApiServer(engine_c.switcher, port=0)
+    await api.start()
+    async with httpx.AsyncClient(base_url=api.url) as http:
+        first = (await http.get("/healthz")).headers["date"]
+        await asyncio.sleep(2.1)
+        later = (await http.get("/healthz")).headers["date"]
+    assert later != first  # refreshed each tick (second resolution)
+    began = time.monotonic()
+    await api.stop()
+    assert time.monotonic() - began < 0.5
+    assert not api.running

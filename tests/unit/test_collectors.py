@@ -31,7 +31,7 @@ from llamadash.collectors.gpu import (
     pids_of_container,
 )
 from llamadash.collectors.prometheus import parse_prometheus
-from llamadash.collectors.server import ServerCollector
+from llamadash.collectors.server import SLOTS_IDLE_EVERY, ServerCollector
 from llamadash.collectors.slots import SlotInfo, decode_rate, parse_slots
 from llamadash.collectors.system import SystemCollector
 from tests.support.http_server import http_server
@@ -469,6 +469,20 @@ async def test_server_collector_nothing_listening(free_port: int) -> None:
     assert snap.error is not None and str(free_port) in snap.error
 
 
+async def test_idle_server_costs_one_request_a_poll() -> None:
+    async with http_server(_recorded(METRICS_TEXT)) as (port, served):
+        collector = ServerCollector(f"http://127.0.0.1:{port}")
+        snaps = [await collector.collect() for _ in range(10)]
+        await collector.aclose()
+    assert all(s.health == 200 and s.slots is not None for s in snaps)
+    # /metrics answers 200, so the server is ready: no /health. /props once. /slots on the
+    # first poll and every SLOTS_IDLE_EVERY-th while nothing runs.
+    assert served.paths.count("/metrics") == 10
+    assert served.paths.count("/health") == 0
+    assert served.paths.count("/props") == 1
+    assert served.paths.count("/slots") == 1 + (10 - 1) // SLOTS_IDLE_EVERY
+
+
 def test_server_collector_refuses_non_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         ServerCollector("http://192.0.2.1:8080")
@@ -548,11 +562,18 @@ async def test_server_collector_live(live_server: str, tiny_gguf: Path) -> None:
 
 
 async def test_server_collector_fetches_props_once_per_server_start() -> None:
-    health = iter([200, 200, 503, 200, 200])
+    # Ready, ready, restarting (llama-server answers 503 everywhere while it loads), ready.
+    phases = iter(["ready", "ready", "loading", "ready", "ready"])
+    phase = "ready"
     recorded = _recorded(METRICS_TEXT)
 
     def handler(path: str) -> tuple[int, str]:
-        return (next(health), "{}") if path == "/health" else recorded(path)
+        nonlocal phase
+        if path == "/metrics":  # the first request of each poll
+            phase = next(phases)
+        if phase == "loading":
+            return 503, '{"error": {"message": "Loading model"}}'
+        return recorded(path)
 
     async with http_server(handler) as (port, served):
         collector = ServerCollector(f"http://127.0.0.1:{port}")
@@ -561,5 +582,6 @@ async def test_server_collector_fetches_props_once_per_server_start() -> None:
     # Fetched on the first poll, reused while healthy, dropped on a restart (503) and fetched
     # again once healthy.
     assert served.paths.count("/props") == 2
+    assert [s.health for s in snaps] == [200, 200, 503, 200, 200]
     assert snaps[2].model_path is None  # never the old server's model while the new one loads
     assert all(snaps[i].model_path == PROPS_JSON["model_path"] for i in (0, 1, 3, 4))
