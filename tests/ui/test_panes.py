@@ -173,3 +173,15 @@ async def test_more_follows_row_count_and_size() -> None:
         await pilot.pause()
         await pilot.pause()
         assert more(pane) == f"+{cut(pane)} more" and cut(pane) > 0
+
+
+async def test_server_pane_says_how_to_turn_metrics_on() -> None:
+    async with Panes().run_test(size=(120, 40)) as pilot:
+        pane = pilot.app.query_one(ServerPane)
+        off = replace(samples.server(), requests_processing=None, requests_deferred=None)
+        pane.show(off)
+        await pilot.pause()
+        assert "add --metrics" in row_starting(pane, "requests")
+        pane.show(samples.server())
+        await pilot.pause()
+        assert row_starting(pane, "requests").endswith("1 running, 0 waiting")

@@ -9,6 +9,7 @@ from llamadash.ui.format import MUTED, NA, OK, WARN, bar, num, row
 from llamadash.ui.widgets.rows import RowsPane
 
 _WIDTHS = (9,)
+_NO_METRICS = Content.styled("n/a: /metrics is off (add --metrics to the profile)", MUTED)
 
 
 class ServerPane(RowsPane):
@@ -25,6 +26,7 @@ class ServerPane(RowsPane):
             self.set_rows([Content.styled(message, MUTED)])
             return
         gen = snap.gen_tps if snap.gen_tps else snap.live_gen_tps
+        metrics_on = snap.requests_processing is not None  # the gauge is always in /metrics
         busy = NA if snap.requests_processing is None else str(snap.requests_processing)
         waiting = NA if snap.requests_deferred is None else str(snap.requests_deferred)
         kv = snap.kv_usage_pct / 100 if snap.kv_usage_pct is not None else None
@@ -33,7 +35,7 @@ class ServerPane(RowsPane):
             ("health", health),
             ("generate", num(gen, " t/s")),
             ("prompt", num(snap.prompt_tps, " t/s")),
-            ("requests", f"{busy} running, {waiting} waiting"),
+            ("requests", f"{busy} running, {waiting} waiting" if metrics_on else _NO_METRICS),
             ("kv cache", bar(kv, 14) + f" {num(snap.kv_usage_pct, '%', 0)}"),
             ("ctx/slot", NA if snap.n_ctx is None else str(snap.n_ctx)),
             ("model", (snap.model_path or NA).rsplit("/", 1)[-1]),
