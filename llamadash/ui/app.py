@@ -149,8 +149,15 @@ class LlamaDash(App[None]):
 
     @work(thread=True, exclusive=True, group="gpu", exit_on_error=False)
     def sample_gpu(self) -> None:
-        """NVML, once per refresh period."""
-        self._poll_thread(lambda: GpuSampled(self.collectors.gpu.collect()))  # type: ignore[union-attr]
+        """NVML, once per refresh period; once only when there is no GPU.
+
+        The collector initialises NVML once and keeps its failure, so "No NVIDIA GPU found"
+        cannot change while the dashboard runs: no need to wake up for it every second.
+        """
+        self._poll_thread(
+            lambda: GpuSampled(self.collectors.gpu.collect()),  # type: ignore[union-attr]
+            final=lambda message: not message.snapshot.available,
+        )
 
     @work(thread=True, exclusive=True, group="system", exit_on_error=False)
     def sample_system(self) -> None:
@@ -163,7 +170,8 @@ class LlamaDash(App[None]):
         collector = self.collectors.container  # type: ignore[union-attr]
         self._poll_thread(lambda: ContainerSampled(collector.collect()))  # type: ignore[union-attr]
 
-    def _poll_thread(self, sample: Any) -> None:
+    def _poll_thread(self, sample: Any, final: Any = None) -> None:
+        """Post ``sample()`` once per refresh until cancelled, or until ``final(message)``."""
         worker = get_current_worker()
         while not worker.is_cancelled:
             began = time.monotonic()
@@ -171,6 +179,8 @@ class LlamaDash(App[None]):
             if worker.is_cancelled:
                 return
             self.post_message(message)
+            if final is not None and final(message):
+                return
             time.sleep(max(0.05, self.refresh_seconds - (time.monotonic() - began)))
 
     @work(exclusive=True, group="server", exit_on_error=False)

@@ -324,3 +324,24 @@ async def test_help_filter_and_follow(engine_c: Engine) -> None:
         # l: the log view takes focus (for scrolling).
         await pilot.press("l")
         assert view.has_focus
+
+
+async def test_no_gpu_is_sampled_once_and_the_other_panes_keep_polling(engine_c: Engine) -> None:
+    from textual.worker import WorkerState
+
+    from llamadash.ui.widgets.gpu import GpuPane
+    from llamadash.ui.widgets.system import SystemPane
+
+    async with dashboard(engine_c) as (app, pilot, _seen):
+        gpu = app.query_one(GpuPane)
+        await wait_until(pilot, lambda: bool(gpu.rows) and "No NVIDIA" in gpu.rows[0], 5, "GPU")
+        await wait_until(
+            pilot,
+            lambda: not any(w.group == "gpu" and not w.is_finished for w in app.workers),
+            5,
+            "the GPU worker to finish (no GPU on these machines)",
+        )
+        system = app.query_one(SystemPane)
+        first = system.rows
+        await wait_until(pilot, lambda: system.rows != first, 5, "the system pane to update")
+        assert any(w.group == "system" and w.state == WorkerState.RUNNING for w in app.workers)
