@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any
@@ -15,13 +16,20 @@ def json_ready(value: Any) -> Any:
     ``dataclasses.asdict`` deep-copies every tuple of strings; GET /status is polled by many
     clients and asdict was a quarter of its CPU (the log tail alone is 50 lines).
     """
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value.value if isinstance(value, Enum) else value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):
-        return [json_ready(item) for item in value]
+        return [item if isinstance(item, str) else json_ready(item) for item in value]
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: json_ready(getattr(value, f.name)) for f in fields(value)}
+        return {name: json_ready(getattr(value, name)) for name in _field_names(type(value))}
     return value
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 class State(StrEnum):

@@ -24,23 +24,36 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
     return predicate()
 
 
-def escalate_stop(send: Callable[[str], None], alive: Callable[[], bool], grace: float) -> str:
+def escalate_stop(
+    send: Callable[[str], None],
+    alive: Callable[[], bool],
+    grace: float,
+    wait_exit: Callable[[float], bool] | None = None,
+) -> str:
     """Stop a process with escalating signals.
 
     Args:
         send: delivers a signal by name ("SIGTERM", "SIGKILL").
         alive: whether the process still runs.
         grace: seconds after the second SIGTERM before SIGKILL.
+        wait_exit: blocks until the process exits or the given seconds pass, returning
+            whether it exited (e.g. the engine's wait call); polls ``alive`` without it.
 
     Returns:
         The last signal that was needed.
     """
+
+    def exited_within(seconds: float) -> bool:
+        if wait_exit is not None:
+            return wait_exit(seconds) or not alive()
+        return wait_until(lambda: not alive(), seconds)
+
     send(signal.SIGTERM.name)
-    if wait_until(lambda: not alive(), SECOND_TERM_AFTER):
+    if exited_within(SECOND_TERM_AFTER):
         return signal.SIGTERM.name
     send(signal.SIGTERM.name)
-    if wait_until(lambda: not alive(), grace):
+    if exited_within(grace):
         return "SIGTERM x2"
     send(signal.SIGKILL.name)
-    wait_until(lambda: not alive(), 10.0)
+    exited_within(10.0)
     return signal.SIGKILL.name
