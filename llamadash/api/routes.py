@@ -46,7 +46,7 @@ async def healthz(request: Request) -> Response:
 
 async def status(request: Request) -> Response:
     """``GET /status``: what runs now."""
-    return JSONResponse((await _status(context(request))).to_dict())
+    return Response(await context(request).status_body(), media_type="application/json")
 
 
 async def models(request: Request) -> Response:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from llamadash.api.errors import ApiError
 from llamadash.core.events import Status, SwitchOutcome
@@ -19,6 +20,9 @@ from llamadash.core.switcher import Switcher
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
+# A rendered GET /status body is reused this long while the switcher's revision is unchanged
+# (only the uptime ages meanwhile); fifty pollers then cost a few renders a second, not 500.
+STATUS_BODY_SECONDS = 0.05
 
 
 @dataclass
@@ -37,6 +41,7 @@ class ApiContext:
     event_clients: int = 0
     """Open ``GET /events`` streams."""
     _status_call: asyncio.Task[Status] | None = None
+    _status_body: tuple[int, float, bytes] | None = None
 
     def submit(self, target: str | None, *, restart: bool = False) -> asyncio.Task[SwitchOutcome]:
         """Hand a switch (``target`` = profile id) or stop (None) to the switcher, as a task.
@@ -72,10 +77,30 @@ class ApiContext:
         except RuntimeFailure as exc:
             raise ApiError(503, "engine_unavailable", str(exc)) from None
 
+    async def status_body(self) -> bytes:
+        """``GET /status`` as JSON bytes, rendered again after any change (or 50 ms).
+
+        Raises:
+            ApiError: 503 when the runtime cannot be observed.
+        """
+        revision, now = self.switcher.revision, time.monotonic()
+        cached = self._status_body
+        if cached is not None and cached[0] == revision and now - cached[1] < STATUS_BODY_SECONDS:
+            return cached[2]
+        # The revision read before looking: a change while we look renders again next time.
+        body = render_json((await self.status()).to_dict())
+        self._status_body = (revision, now, body)
+        return body
+
     @property
     def uptime(self) -> float:
         """Seconds since the app was created."""
         return time.monotonic() - self.started
+
+
+def render_json(content: object) -> bytes:
+    """JSON bytes exactly as Starlette's JSONResponse renders them."""
+    return bytes(JSONResponse(content).body)
 
 
 def context(request: Request) -> ApiContext:

@@ -82,6 +82,10 @@ class Switcher:
         self.stats = SwitchStats()
         self._listeners: list[EventListener] = []
         self._last = SwitchEvent(State.IDLE, None, "", time.time())
+        # Bumped on every change a Status could show (events, queue, observation): readers
+        # that cache a rendered status (GET /status) compare it instead of recomputing.
+        self.revision = 0
+        self._checking: list[str | None] = []  # targets of requests in their _already check
         self._active: _Job | None = None
         self._queued: _Job | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -127,6 +131,7 @@ class Switcher:
         if event.state != self._last.state:
             self._obs_cache = None  # the server changed: the next status observes afresh
         self._last = event
+        self.revision += 1
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -160,7 +165,7 @@ class Switcher:
         if (
             self._active is None
             and not restart
-            and await self._already(target)
+            and await self._checked_already(target)
             and self._active is None  # and nothing was asked meanwhile
             and self._queued is None
         ):
@@ -178,6 +183,7 @@ class Switcher:
                 self._supersede(queued, target)
             job = _Job(target, asyncio.get_running_loop().create_future(), restart)
             self._queued = job
+            self.revision += 1
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="llamadash-switcher")
         return await asyncio.shield(job.future)
@@ -192,7 +198,22 @@ class Switcher:
         if self._queued is not None:
             self._supersede(self._queued, target)
             self._queued = None
+            self.revision += 1
         return asyncio.shield(active.future)
+
+    async def _checked_already(self, target: str | None) -> bool:
+        """``_already(target)``, with status showing the request while it is checked.
+
+        The check observes the runtime (milliseconds, or more on a busy engine); a client
+        that asked with ``"wait": false`` and polls /status must not see a plain "idle".
+        """
+        self._checking.append(target)
+        self.revision += 1
+        try:
+            return await self._already(target)
+        finally:
+            self._checking.remove(target)
+            self.revision += 1
 
     async def _already(self, target: str | None) -> bool:
         """True when ``target`` is what already runs healthy (or, for a stop, nothing runs)."""
@@ -220,6 +241,7 @@ class Switcher:
         while self._queued is not None:
             job, self._queued = self._queued, None
             self._active = job
+            self.revision += 1
             try:
                 if job.target is None:
                     outcome = await self._stop_server()
@@ -230,6 +252,7 @@ class Switcher:
                 outcome = self._fail(self.profiles.get(job.target or ""), f"internal error: {exc}")
             finally:
                 self._active = None
+                self.revision += 1
             if not job.future.done():
                 job.future.set_result(outcome)
 
@@ -408,13 +431,17 @@ class Switcher:
             return cached[1]
         obs = await asyncio.to_thread(self.runtime.observe)
         self._obs_cache = (time.monotonic(), obs)
+        self.revision += 1
         return obs
 
     async def status(self) -> Status:
         """What runs now, from the last event and a fresh-enough observation."""
         obs = self._obs_cache[1] if self.busy and self._obs_cache else await self.observe()
         queued = self._queued.target if self._queued else None
-        target = self._active.target if self._active else None
+        if self._active is not None:
+            target = self._active.target
+        else:
+            target = self._checking[-1] if self._checking else None
         return replace(build_status(self, obs, queued), switching_to=target)
 
     async def aclose(self) -> None:

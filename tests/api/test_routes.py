@@ -292,3 +292,20 @@ async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
 
     reply = await client.get("/openapi.json")
     assert reply.status_code == 200 and reply.json() == document()
+
+
+async def test_status_body_is_reused_only_while_nothing_changed(
+    client: httpx.AsyncClient, engine_c: Engine
+) -> None:
+    first = await client.get("/status")
+    again = await client.get("/status")
+    assert first.json()["state"] == "idle"
+    assert again.content == first.content  # rendered once, within 50 ms, nothing changed
+    accepted = await client.post("/switch", json={"model": "tiny", "wait": False})
+    assert accepted.status_code == 202
+    # At once (well within the 50 ms reuse window): the queued switch shows, not the old body.
+    now = (await client.get("/status")).json()
+    assert now["switching_to"] == "tiny" or now["state"] != "idle", now
+    done = await client.post("/switch", json={"model": "tiny"})
+    assert done.status_code == 200
+    assert (await client.get("/status")).json()["state"] == "ready"
