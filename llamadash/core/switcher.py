@@ -86,6 +86,8 @@ class Switcher:
         # that cache a rendered status (GET /status) compare it instead of recomputing.
         self.revision = 0
         self._checking: list[str | None] = []  # targets of requests in their _already check
+        self._obs_last: Observation | None = None  # never cleared: shown while switching
+        self._obs_refresh: asyncio.Task[None] | None = None
         self._active: _Job | None = None
         self._queued: _Job | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -431,12 +433,27 @@ class Switcher:
             return cached[1]
         obs = await asyncio.to_thread(self.runtime.observe)
         self._obs_cache = (time.monotonic(), obs)
+        self._obs_last = obs
         self.revision += 1
         return obs
 
     async def status(self) -> Status:
-        """What runs now, from the last event and a fresh-enough observation."""
-        obs = self._obs_cache[1] if self.busy and self._obs_cache else await self.observe()
+        """What runs now, from the last event and a fresh-enough observation.
+
+        While a switch runs the state comes from its events, and the engine is slow to answer
+        (it is stopping or creating the container): status then never waits for it. It shows
+        the last observation and refreshes it in the background; waiting made every GET
+        /status queue behind one docker inspect, 100 ms and more at a container's start.
+        """
+        if self.busy and (self._obs_cache is not None or self._obs_last is not None):
+            if self._obs_cache is not None:
+                obs = self._obs_cache[1]
+            else:
+                assert self._obs_last is not None
+                obs = self._obs_last
+                self._refresh_soon()
+        else:
+            obs = await self.observe()
         queued = self._queued.target if self._queued else None
         if self._active is not None:
             target = self._active.target
@@ -444,12 +461,23 @@ class Switcher:
             target = self._checking[-1] if self._checking else None
         return replace(build_status(self, obs, queued), switching_to=target)
 
+    def _refresh_soon(self) -> None:
+        """Observe in the background (one at a time); status uses the result when it lands."""
+        if self._obs_refresh is None or self._obs_refresh.done():
+            self._obs_refresh = asyncio.create_task(self._refresh_observation())
+
+    async def _refresh_observation(self) -> None:
+        with contextlib.suppress(Exception):  # the next status call observes again
+            await self.observe()
+
     async def aclose(self) -> None:
         """Stop following logs and close clients; the server keeps running."""
         if self._runner is not None and not self._runner.done():
             self._runner.cancel()
         if self._follower is not None:
             self._follower.cancel()
+        if self._obs_refresh is not None:
+            self._obs_refresh.cancel()
         self._http.close()
         self.logs.close()
         await asyncio.to_thread(self.runtime.close)

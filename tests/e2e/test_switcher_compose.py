@@ -168,3 +168,35 @@ def test_engine_unreachable_is_a_clear_error(tmp_path: Any, monkeypatch: Any) ->
     with pytest.raises(EngineUnavailableError, match="Docker engine unreachable"):
         runtime.observe()
     assert os.environ["DOCKER_HOST"].endswith("nothing.sock")
+
+
+async def test_status_during_a_switch_never_waits_for_a_slow_engine(
+    engine_c: Engine, monkeypatch: Any
+) -> None:
+    # Regression: at each state change the cached observation was dropped and the next
+    # status() waited for a docker inspect, which the engine answers slowly while it stops or
+    # creates the container: every GET /status queued behind it (p99 100+ ms at 'starting').
+    import time
+
+    runtime = engine_c.switcher.runtime
+    real_observe = runtime.observe
+
+    def slow_observe() -> Any:
+        time.sleep(0.3)  # an engine busy creating a container
+        return real_observe()
+
+    assert (await engine_c.switcher.request("tiny")).ok
+    monkeypatch.setattr(runtime, "observe", slow_observe)
+    switching = asyncio.create_task(engine_c.switcher.request("gemma"))
+    waits: list[float] = []
+    states: set[State] = set()
+    while not switching.done():
+        began = time.monotonic()
+        status = await engine_c.switcher.status()
+        if engine_c.switcher.busy:
+            waits.append(time.monotonic() - began)
+            states.add(status.state)
+        await asyncio.sleep(0.01)
+    assert (await switching).ok
+    assert waits and max(waits) < 0.1, max(waits)
+    assert {State.STOPPING, State.STARTING} & states, states
