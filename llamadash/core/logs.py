@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -33,6 +34,9 @@ class LogHub:
         # Kept open: the follower appends a line or a few at a time, and an open/close per
         # append was most of what a 1,000 lines/s flood cost this thread.
         self._handle: BinaryIO | None = None
+        # The reader's wake-up call: made once when lines arrive after its last since().
+        self._on_new: Callable[[], None] | None = None
+        self._reader_told = False
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._size = path.stat().st_size if path.exists() else 0
@@ -52,6 +56,21 @@ class LogHub:
             self._lines.extend(batch)
             self._seq += len(batch)
             self._write(batch)
+            wake = self._on_new if not self._reader_told else None
+            self._reader_told = True
+        if wake is not None:
+            wake()
+
+    def on_new(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` (from the appending thread) when lines arrive after a since().
+
+        One call per batch the reader has not fetched yet, so a reader can sleep until there
+        is something to read instead of polling (the dashboard's 4 Hz poll was ~0.15% of a
+        core when idle). None removes it.
+        """
+        with self._lock:
+            self._on_new = callback
+            self._reader_told = False
 
     def tail(self, count: int) -> list[str]:
         """The last ``count`` lines of the buffer."""
@@ -66,6 +85,7 @@ class LogHub:
         Pollers (the UI) call this on a timer, which batches a flood into one update.
         """
         with self._lock:
+            self._reader_told = False
             new = min(self._seq - seq, len(self._lines))
             if new <= 0:
                 return self._seq, ()

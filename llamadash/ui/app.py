@@ -7,6 +7,8 @@ run the same constructor against the real test-bed engine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import time
 from dataclasses import replace
 from typing import Any, Protocol
@@ -42,8 +44,9 @@ from llamadash.ui.widgets.system import SystemPane
 Pane = GpuPane | SystemPane | ContainerPane | ServerPane
 
 
-# Logs reach the pane in batches 4 times a second: fast enough to read as live, and a flood
-# then costs a quarter of the redraws (bench/bench_ui_cpu.py, 1,000 lines/s: 42% -> 29% of a core).
+# Logs reach the pane in batches at most 4 times a second, 0.25 s after the first new line:
+# fast enough to read as live, and a flood costs one redraw per batch. Nothing runs while the
+# log is quiet (the LogHub wakes the app).
 LOG_DRAIN_SECONDS = 0.25
 # With a container collector watching docker events, status is re-observed at least this often.
 STATUS_RECHECK_REFRESHES = 10
@@ -111,7 +114,14 @@ class LlamaDash(App[None]):
 
     async def on_mount(self) -> None:
         self._unsubscribe = self.switcher.subscribe(self._on_engine_event)
-        self.set_interval(LOG_DRAIN_SECONDS, self.drain_logs)
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()  # Textual's timers need the active app set
+
+        def wake() -> None:  # any thread (the log follower, mostly)
+            with contextlib.suppress(RuntimeError):  # the loop closed as the app exited
+                loop.call_soon_threadsafe(self._drain_soon, context=context)
+
+        self.switcher.logs.on_new(wake)
         self.set_interval(self.refresh_seconds, self.paint)
         self.drain_logs()
         if self.api is not None:
@@ -132,6 +142,7 @@ class LlamaDash(App[None]):
     async def on_unmount(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
+        self.switcher.logs.on_new(None)
         self.workers.cancel_all()
         if self.api is not None:
             await self.api.stop()
@@ -224,6 +235,11 @@ class LlamaDash(App[None]):
         (Under ``run_test`` the shutdown runs while the message loop still dispatches.)
         """
         return not self.is_running
+
+    def _drain_soon(self) -> None:
+        """New log lines: fetch them in one batch LOG_DRAIN_SECONDS from now."""
+        if not self.closing:
+            self.set_timer(LOG_DRAIN_SECONDS, self.drain_logs)
 
     def drain_logs(self) -> None:
         """Move new log lines into the pane (one batch per tick, whatever the flood)."""

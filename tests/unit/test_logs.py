@@ -166,3 +166,22 @@ def test_appends_reach_the_file_at_once_through_one_kept_handle(tmp_path: Path) 
     hub.extend(("after close",))  # reopens
     assert path.read_text().splitlines()[-1] == "after close"
     hub.close()
+
+
+def test_the_reader_is_woken_once_per_unread_batch() -> None:
+    hub = LogHub()
+    calls: list[str] = []
+    hub.on_new(lambda: calls.append(threading.current_thread().name))
+    hub.extend(("a",))
+    hub.extend(("b",))  # not read yet: no second wake-up
+    assert len(calls) == 1
+    seq, lines = hub.since(0)
+    assert lines == ("a", "b")
+    writer = threading.Thread(target=hub.extend, args=(("c",),), name="follower")
+    writer.start()
+    writer.join()
+    assert calls[-1] == "follower" and len(calls) == 2  # read, then new lines: woken again
+    assert hub.since(seq) == (3, ("c",))
+    hub.on_new(None)
+    hub.extend(("d",))
+    assert len(calls) == 2
