@@ -131,10 +131,10 @@ def record_state(timeline: list[tuple[float, str]], event: Any) -> None:
         timeline.append((event.at, event.state.value))
 
 
-def split_by_state(
-    samples: list[Sample], timeline: list[tuple[float, str]]
-) -> dict[str, dict[str, float]]:
-    """Summaries of ``samples`` grouped by the switcher state when each request started.
+def by_state(
+    stamped: list[tuple[float, Any]], timeline: list[tuple[float, str]]
+) -> dict[str, list[Any]]:
+    """``(wall time, value)`` pairs grouped by the switcher state at that time, in flow order.
 
     "checking" is the preflight before the first event of a switch (its state is the old
     one, ready); it is folded into "ready" here.
@@ -142,29 +142,28 @@ def split_by_state(
     import bisect
 
     stamps = [t for t, _ in timeline]
-    groups: dict[str, list[Sample]] = {}
-    for sample in samples:
-        index = bisect.bisect_right(stamps, sample[0]) - 1
-        state = timeline[index][1] if index >= 0 else "ready"
-        groups.setdefault(state, []).append(sample)
+    groups: dict[str, list[Any]] = {}
+    for at, value in stamped:
+        index = bisect.bisect_right(stamps, at) - 1
+        groups.setdefault(timeline[index][1] if index >= 0 else "ready", []).append(value)
     order = ("stopping", "starting", "loading", "ready")
-    return {k: summary(groups[k]) for k in order if k in groups}
+    return {k: groups[k] for k in order if k in groups}
+
+
+def split_by_state(
+    samples: list[Sample], timeline: list[tuple[float, str]]
+) -> dict[str, dict[str, float]]:
+    """Summaries of ``samples`` grouped by the switcher state when each request started."""
+    groups = by_state([(s[0], s) for s in samples], timeline)
+    return {state: summary(group) for state, group in groups.items()}
 
 
 def split_lag_by_state(
     lags: list[tuple[float, float]], timeline: list[tuple[float, str]]
 ) -> dict[str, tuple[float, float]]:
     """Loop-lag p99 and max (ms) grouped by switcher state, as for the samples."""
-    import bisect
-
-    stamps = [t for t, _ in timeline]
-    groups: dict[str, list[float]] = {}
-    for at, lag in lags:
-        index = bisect.bisect_right(stamps, at) - 1
-        state = timeline[index][1] if index >= 0 else "ready"
-        groups.setdefault(state, []).append(lag)
-    order = ("stopping", "starting", "loading", "ready")
-    return {k: (percentile(groups[k], 99), max(groups[k])) for k in order if k in groups}
+    groups = by_state(lags, timeline)
+    return {state: (percentile(group, 99), max(group)) for state, group in groups.items()}
 
 
 # --- the engine and the API in this process -------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ import uvicorn
 
 from llamadash.api.app import api_context, create_app
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
+from llamadash.core.net import is_loopback
 from llamadash.core.switcher import Switcher
 
 SHUTDOWN_GRACE = 3
@@ -25,16 +25,6 @@ SHUTDOWN_GRACE = 3
 
 class ApiBindError(RuntimeError):
     """The API cannot (or must not) listen where it was asked to."""
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ::1."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, token: str) -> None:

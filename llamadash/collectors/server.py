@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import time
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 from llamadash.collectors.prometheus import parse_prometheus
 from llamadash.collectors.slots import SlotInfo, decode_rate, parse_slots
 from llamadash.core.loopback import LoopbackHttp, LoopbackHttpError, Reply
+from llamadash.core.net import is_loopback
 
 __all__ = ["ServerCollector", "ServerSnapshot", "SlotInfo", "parse_prometheus", "parse_slots"]
 
@@ -51,15 +51,6 @@ class ServerSnapshot:
     n_decode_total: int | None = None
     prompt_tokens_total: int | None = None
     tokens_predicted_total: int | None = None
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _int(value: Any) -> int | None:
@@ -116,7 +107,7 @@ class ServerCollector:
     def __init__(self, base_url: str) -> None:
         url = urlsplit(base_url)
         host = url.hostname or ""
-        if url.scheme != "http" or not _is_loopback(host):
+        if url.scheme != "http" or not is_loopback(host):
             raise ValueError(f"llama-server must be on loopback over http, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self._client = LoopbackHttp(host, url.port or 80, timeout=_TIMEOUT_S)

@@ -1,10 +1,22 @@
-"""Loopback helpers: is a port free, is the server healthy."""
+"""Loopback helpers: is an address loopback, is a port free, is the server healthy."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 from llamadash.core.loopback import LoopbackHttp, LoopbackHttpError
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1 (brackets and surrounding spaces allowed)."""
+    host = host.strip()
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -7,7 +7,7 @@ lines as ``Content`` cost ~0.5 ms. Colours are theme variables, so the panes fol
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from rich.cells import cell_len
 from textual.content import Content, Span
@@ -35,11 +35,6 @@ def bar(fraction: float | None, width: int = 20, warn: float = 0.75, hot: float 
     return Content("█" * filled + "░" * (width - filled), spans, width)
 
 
-def styled(text: str, style: str) -> Content:
-    """``text`` in ``style`` (a theme variable or a style string)."""
-    return Content.styled(text, style)
-
-
 def row(cells: Sequence[Cell], widths: Sequence[int]) -> Content:
     """One line: each cell padded to its width (the last one as it is), one space apart.
 
@@ -65,11 +60,6 @@ def row(cells: Sequence[Cell], widths: Sequence[int]) -> Content:
         offset += len(plain) + max(pad, 0)
         cells_done += length + max(pad, 0)
     return Content("".join(text), spans, cells_done)
-
-
-def lines(rows: Iterable[Content]) -> Content:
-    """Rows joined into one multi-line Content."""
-    return Content("\n").join(rows)
 
 
 def size(value: float | None) -> str:

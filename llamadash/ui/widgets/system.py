@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 
 from llamadash.collectors.system import SystemSnapshot
-from llamadash.ui.format import MUTED, NA, OK, bar, pct, rate, row, size, styled
+from llamadash.ui.format import MUTED, NA, OK, bar, pct, rate, row, size
 from llamadash.ui.widgets.rows import RowsPane
 
 _SPARK = " ▁▂▃▄▅▆▇█"
@@ -28,7 +28,7 @@ class SystemPane(RowsPane):
         load = " ".join(f"{v:.2f}" for v in snap.load_avg) if snap.load_avg else NA
         rows: list[tuple[str, str | Content, str]] = [
             ("cpu", bar(cpu), pct(snap.cpu_pct)),
-            ("cores", styled(cores, OK), f"{len(snap.per_core)} cores"),
+            ("cores", Content.styled(cores, OK), f"{len(snap.per_core)} cores"),
             ("ram", bar(ram), f"{size(snap.ram_used)} / {size(snap.ram_total)}"),
             ("swap", bar(swap), f"{size(snap.swap_used)} / {size(snap.swap_total)}"),
             ("load", load, ""),
