@@ -22,6 +22,9 @@ _TIMEOUT_S = 1.0
 SLOTS_IDLE_EVERY = 5
 _ACTIVITY = ("n_decode_total", "prompt_tokens_total", "tokens_predicted_total")
 _P = "llamacpp:"
+# How llama-server says an endpoint is switched off (--metrics missing, --no-slots): it then
+# closes the connection too, so asking again every second would also cost a reconnect.
+_OFF = (404, 501)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class ServerCollector:
         self._idle_polls = 0
         # /props only changes when the server restarts: fetched again after /health was not 200.
         self._props: Mapping[str, Any] | None = None
+        # Endpoints this server answered "off" (404/501): not asked again until it restarts.
+        self._off: set[str] = set()
 
     async def _get(self, path: str) -> tuple[Reply | None, str | None]:
         try:
@@ -130,18 +135,23 @@ class ServerCollector:
         /metrics first. A 200 from it (or /slots) means the server is ready, so /health is
         only asked when neither answered; /props once per server start; /slots while a
         request runs, or every few polls when idle (an idle server's slots do not change).
-        An idle dashboard thus makes one request a second instead of three.
+        An endpoint the server has switched off is not asked again until it restarts. An idle
+        dashboard thus makes one request a second instead of three, with or without
+        ``--metrics``, on one kept-alive connection.
 
         Returns:
             The snapshot; ``reachable=False`` with ``error`` set when nothing answers.
         """
         now = time.time()
-        metrics_r, err = await self._get("/metrics")
+        metrics_r, err = None, None
+        if "/metrics" not in self._off:
+            metrics_r, err = await self._get("/metrics")
         metrics = None
         if metrics_r is not None and metrics_r.status == 200:
             metrics = parse_prometheus(metrics_r.text)
         slots_r = None
-        if metrics_r is not None and self._slots_due(metrics):
+        answered = metrics_r is not None or "/metrics" in self._off
+        if answered and "/slots" not in self._off and self._slots_due(metrics):
             slots_r, _ = await self._get("/slots")
         ready = any(r is not None and r.status == 200 for r in (metrics_r, slots_r))
         health: int | None = 200 if ready else None
@@ -151,6 +161,12 @@ class ServerCollector:
             err = err or health_err
         if health != 200:
             self._props = None  # a restart: the cached props are the old server's
+            self._off.clear()  # and the next one may have other flags
+        else:
+            self._off.update(
+                path for path, r in (("/metrics", metrics_r), ("/slots", slots_r))
+                if r is not None and r.status in _OFF
+            )  # fmt: skip
         if health is None and metrics_r is None:
             self._prev_metrics = self._prev_slots = None
             return _unreachable(now, f"llama-server unreachable at {self.base_url} ({err})")

@@ -53,6 +53,7 @@ class LoopbackHttp:
         self.port = port
         self.timeout = timeout
         self._idle: list[_Connection] = []
+        self.connections_opened = 0  # how often keep-alive failed to spare a connect
         self._head = f"Host: {host}:{port}\r\nAccept: */*\r\nUser-Agent: llamadash\r\n\r\n"
 
     async def get(self, path: str, timeout: float | None = None) -> Reply:
@@ -84,6 +85,7 @@ class LoopbackHttp:
             except BaseException:  # timed out or cancelled mid-answer: unusable
                 _close(writer)
                 raise
+        self.connections_opened += 1
         reader, writer = await asyncio.open_connection(self.host, self.port, limit=MAX_HEAD)
         try:
             return await self._exchange(reader, writer, request)

@@ -483,6 +483,35 @@ async def test_idle_server_costs_one_request_a_poll() -> None:
     assert served.paths.count("/slots") == 1 + (10 - 1) // SLOTS_IDLE_EVERY
 
 
+async def test_switched_off_metrics_are_not_asked_again_until_a_restart() -> None:
+    # llama-server without --metrics answers 501 and closes the connection: asking every
+    # second cost a reconnect a second.
+    loading = False
+    recorded = _recorded(METRICS_TEXT, metrics_status=501)
+
+    def handler(path: str) -> tuple[int, str]:
+        if loading:  # llama-server answers 503 everywhere while it loads
+            return 503, '{"error": {"message": "Loading model"}}'
+        return recorded(path)
+
+    async with http_server(handler) as (port, served):
+        collector = ServerCollector(f"http://127.0.0.1:{port}")
+        snaps = []
+        for phase in ("ready", "ready", "ready", "loading", "ready", "ready"):
+            loading = phase == "loading"
+            snaps.append(await collector.collect())
+        await collector.aclose()
+    assert [s.health for s in snaps] == [200, 200, 200, 503, 200, 200]
+    assert all(s.gen_tps is None and s.requests_processing is None for s in snaps)
+    # Asked on the first poll, then not until the restart, then once more.
+    assert served.paths.count("/metrics") == 2
+    # While it is off, /slots is the readiness signal: one request a poll, and /health only
+    # when /slots was not 200 (the restart).
+    assert served.paths.count("/slots") == 6
+    assert served.paths.count("/health") == 1
+    assert served.connections == 1
+
+
 def test_server_collector_refuses_non_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         ServerCollector("http://192.0.2.1:8080")
@@ -495,26 +524,18 @@ def test_server_collector_refuses_non_loopback() -> None:
 # --- llama-server: live --------------------------------------------------------------------
 
 
-@pytest.fixture
-def live_server(llama_server_bin: Path, tiny_gguf: Path, free_port: int) -> Iterator[str]:
+@pytest.fixture(params=["--metrics"])
+def live_server(
+    request: pytest.FixtureRequest, llama_server_bin: Path, tiny_gguf: Path, free_port: int
+) -> Iterator[str]:
+    """A real llama-server on tiny; indirect parameter: its extra flags ("" for none)."""
+    flags = str(request.param).split()
     proc = subprocess.Popen(
-        [
-            str(llama_server_bin),
-            "-m",
-            str(tiny_gguf),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(free_port),
-            "--metrics",
-            "-c",
-            "512",
-            "-np",
-            "2",
-        ],
+        [str(llama_server_bin), "-m", str(tiny_gguf), "--host", "127.0.0.1",
+         "--port", str(free_port), *flags, "-c", "512", "-np", "2"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     url = f"http://127.0.0.1:{free_port}"
     try:
         deadline = time.monotonic() + 60
@@ -559,6 +580,19 @@ async def test_server_collector_live(live_server: str, tiny_gguf: Path) -> None:
     assert after.tokens_predicted_total == 8
     assert after.gen_tps is not None and after.gen_tps > 0
     assert after.slots is not None and any(s.id_task is not None for s in after.slots)
+
+
+@pytest.mark.llama
+@pytest.mark.parametrize("live_server", [""], indirect=True)
+async def test_server_without_metrics_is_polled_on_one_connection(live_server: str) -> None:
+    # The real llama-server closes the connection after its 501 for /metrics.
+    collector = ServerCollector(live_server)
+    snaps = [await collector.collect() for _ in range(6)]
+    opened = collector._client.connections_opened
+    await collector.aclose()
+    assert all(s.reachable and s.health == 200 and s.gen_tps is None for s in snaps)
+    assert all(s.slots is not None and len(s.slots) == 2 for s in snaps)
+    assert opened == 2  # the 501 closed the first; every later poll reused the second
 
 
 async def test_server_collector_fetches_props_once_per_server_start() -> None:
