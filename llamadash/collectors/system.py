@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,17 +32,27 @@ class SystemSnapshot:
     at: float
 
 
-def _counters() -> tuple[Any, Any]:
-    """Host-wide disk and network I/O counters (each None when unavailable)."""
-    try:
-        disk = psutil.disk_io_counters()
-    except (OSError, RuntimeError):
-        disk = None
-    try:
-        net = psutil.net_io_counters()
-    except (OSError, RuntimeError):
-        net = None
-    return disk, net
+def _busy_and_total(times: Any) -> tuple[float, float]:
+    """CPU seconds spent busy, and in total, as psutil.cpu_percent counts them.
+
+    Guest time is already inside user and nice on Linux; idle and iowait are not busy.
+    """
+    total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    return total - times.idle - getattr(times, "iowait", 0.0), total
+
+
+def _percent(busy: float, total: float) -> float:
+    return 0.0 if total <= 0 else round(min(max(100.0 * busy / total, 0.0), 100.0), 1)
+
+
+def _whole_disks(names: Iterable[str]) -> frozenset[str]:
+    """The disks among ``names`` that are not partitions (psutil's own test, on Linux).
+
+    Summing partitions with their disk would count each byte twice.
+    """
+    if not sys.platform.startswith("linux"):
+        return frozenset(names)
+    return frozenset(n for n in names if os.path.exists(f"/sys/block/{n.replace('/', '!')}"))
 
 
 def _rate(new: Any, old: Any, field: str, seconds: float) -> float | None:
@@ -63,13 +76,19 @@ def _load_avg() -> tuple[float, float, float] | None:
 class SystemCollector:
     """Non-blocking host metrics; rates are differences with the previous ``collect()``.
 
-    CPU % comes from ``psutil.cpu_percent(interval=None)``, whose baseline psutil keeps
-    per calling thread: call ``collect()`` from one thread (it takes well under a millisecond
-    of blocking I/O on /proc), or the CPU figures cover the wrong interval.
+    Each /proc file is read once per call (psutil's ``cpu_percent`` for the total and again
+    per core read /proc/stat twice, and its non-per-disk counters test every disk in /sys on
+    every call): a sample costs about 0.3 ms instead of 0.75 ms, every second. Swap changes
+    slowly and is read every ``SWAP_EVERY`` calls. Call ``collect()`` from one thread.
     """
 
+    SWAP_EVERY = 5
+
     def __init__(self) -> None:
-        self._prev: tuple[float, Any, Any] | None = None
+        self._prev: tuple[float, tuple[tuple[float, float], ...], Any, Any] | None = None
+        self._disk_names: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        self._swap: Any = None
+        self._calls = 0
 
     def collect(self) -> SystemSnapshot:
         """Sample the host now.
@@ -78,26 +97,32 @@ class SystemCollector:
             The snapshot; ``cpu_pct``, ``per_core`` and every ``*_bps`` rate need a previous
             call, so they are None (``per_core`` empty) on the first one.
         """
-        cpu = psutil.cpu_percent(interval=None)
-        per_core = psutil.cpu_percent(interval=None, percpu=True)
+        cores = tuple(_busy_and_total(t) for t in psutil.cpu_times(percpu=True))
         clock = time.monotonic()
         now = time.time()
         vm = psutil.virtual_memory()
-        swap = psutil.swap_memory()
-        disk, net = _counters()
+        if self._swap is None or self._calls % self.SWAP_EVERY == 0:
+            self._swap = psutil.swap_memory()
+        self._calls += 1
+        disk, net = self._disk_counters(), _net_counters()
         prev = self._prev
-        self._prev = (clock, disk, net)
-        first = prev is None
+        self._prev = (clock, cores, disk, net)
         seconds = 0.0 if prev is None else clock - prev[0]
-        old_disk = None if prev is None else prev[1]
-        old_net = None if prev is None else prev[2]
+        old_disk = None if prev is None else prev[2]
+        old_net = None if prev is None else prev[3]
+        cpu_pct: float | None = None
+        per_core: tuple[float, ...] = ()
+        if prev is not None and len(prev[1]) == len(cores):  # (a CPU went offline: skip one)
+            deltas = [(b - ob, t - ot) for (b, t), (ob, ot) in zip(cores, prev[1], strict=True)]
+            per_core = tuple(_percent(b, t) for b, t in deltas)
+            cpu_pct = _percent(sum(b for b, _ in deltas), sum(t for _, t in deltas))
         return SystemSnapshot(
-            cpu_pct=None if first else float(cpu),
-            per_core=() if first else tuple(float(p) for p in per_core),
+            cpu_pct=cpu_pct,
+            per_core=per_core,
             ram_used=int(vm.used),
             ram_total=int(vm.total),
-            swap_used=int(swap.used),
-            swap_total=int(swap.total),
+            swap_used=int(self._swap.used),
+            swap_total=int(self._swap.total),
             load_avg=_load_avg(),
             disk_read_bps=_rate(disk, old_disk, "read_bytes", seconds),
             disk_write_bps=_rate(disk, old_disk, "write_bytes", seconds),
@@ -105,3 +130,31 @@ class SystemCollector:
             net_sent_bps=_rate(net, old_net, "bytes_sent", seconds),
             at=now,
         )
+
+    def _disk_counters(self) -> _DiskTotals | None:
+        """Bytes read and written by the host's whole disks; None when unavailable."""
+        try:
+            per_disk = psutil.disk_io_counters(perdisk=True, nowrap=False)
+        except (OSError, RuntimeError):
+            return None
+        if not per_disk:
+            return None
+        names = frozenset(per_disk)
+        if names != self._disk_names[0]:  # a disk came or went: look at /sys again
+            self._disk_names = (names, _whole_disks(names))
+        disks = [per_disk[n] for n in self._disk_names[1]]
+        return _DiskTotals(sum(d.read_bytes for d in disks), sum(d.write_bytes for d in disks))
+
+
+@dataclass(frozen=True)
+class _DiskTotals:
+    read_bytes: int
+    write_bytes: int
+
+
+def _net_counters() -> Any:
+    """Host-wide network I/O counters; None when unavailable."""
+    try:
+        return psutil.net_io_counters(nowrap=False)
+    except (OSError, RuntimeError):
+        return None

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,7 +34,7 @@ from llamadash.collectors.gpu import (
 from llamadash.collectors.prometheus import parse_prometheus
 from llamadash.collectors.server import SLOTS_IDLE_EVERY, ServerCollector
 from llamadash.collectors.slots import SlotInfo, decode_rate, parse_slots
-from llamadash.collectors.system import SystemCollector
+from llamadash.collectors.system import SystemCollector, _busy_and_total, _percent
 from tests.support.http_server import http_server
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -201,6 +202,42 @@ def test_system_collector_rates_from_second_call() -> None:
         assert second.disk_read_bps is not None and second.disk_read_bps >= 0
         assert second.disk_write_bps is not None and second.disk_write_bps >= 0
     assert second.at > first.at
+
+
+def test_cpu_percent_counts_like_psutil() -> None:
+    fields = "user nice system idle iowait irq softirq steal guest guest_nice"
+    times = namedtuple("times", fields)  # psutil's own shape on Linux
+    before = times(10, 0, 5, 80, 5, 0, 0, 0, 2, 0)
+    # +30 user (10 of it guest, which Linux counts in user too), +10 system, +40 idle,
+    # +10 iowait: 90 s passed, 40 of them busy.
+    after = times(40, 0, 15, 120, 15, 0, 0, 0, 12, 0)
+    (busy, total), (old_busy, old_total) = _busy_and_total(after), _busy_and_total(before)
+    assert (busy - old_busy, total - old_total) == (40, 90)
+    assert _percent(busy - old_busy, total - old_total) == 44.4
+    assert _percent(0, 0) == 0.0  # no time passed
+
+
+def test_system_collector_reads_disks_once_and_swap_every_few_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    swap_reads = []
+    real_swap = psutil.swap_memory
+    monkeypatch.setattr(psutil, "swap_memory", lambda: swap_reads.append(1) or real_swap())
+    collector = SystemCollector()
+    for _ in range(SystemCollector.SWAP_EVERY + 1):
+        collector.collect()
+    assert len(swap_reads) == 2
+    # The whole disks' totals are psutil's own (which skips partitions): reads rarely move
+    # within a millisecond, so a few tries settle it.
+    for _ in range(5):
+        ours = collector._disk_counters()
+        theirs = psutil.disk_io_counters(nowrap=False)
+        if ours is None or theirs is None:
+            assert ours is None and theirs is None
+            return
+        if ours.read_bytes == theirs.read_bytes:
+            return
+    raise AssertionError(f"disk totals differ from psutil's: {ours} vs {theirs}")
 
 
 # --- container -----------------------------------------------------------------------------
