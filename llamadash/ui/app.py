@@ -48,8 +48,9 @@ Pane = GpuPane | SystemPane | ContainerPane | ServerPane
 # fast enough to read as live, and a flood costs one redraw per batch. Nothing runs while the
 # log is quiet (the LogHub wakes the app).
 LOG_DRAIN_SECONDS = 0.25
-# With a container collector watching docker events, status is re-observed at least this often.
-STATUS_RECHECK_REFRESHES = 10
+# With a container collector watching docker events (which trigger a look at once), status is
+# re-observed at least this often: each look costs two docker API calls.
+STATUS_RECHECK_REFRESHES = 30
 
 
 class SideApi(Protocol):
@@ -209,7 +210,7 @@ class LlamaDash(App[None]):
         The engine's own changes arrive as events at once; this catches servers started or
         killed outside llamadash. It looks every other refresh while a switch runs or with
         the process runtime (cheap: /proc), else when the container pane saw the container
-        change (docker events) and at least every ten refreshes.
+        change (docker events) and at least every 30 refreshes.
         """
         last = time.monotonic()
         while True:

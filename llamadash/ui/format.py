@@ -63,12 +63,20 @@ def row(cells: Sequence[Cell], widths: Sequence[int]) -> Content:
 
 
 def size(value: float | None) -> str:
-    """Bytes in binary units (1.5 GiB)."""
+    """Bytes in binary units to three significant digits (1.5 GiB, 23.5 GiB, 546 MiB).
+
+    A fourth digit (545.6 MiB) flickers from one second to the next and tells nobody
+    anything; it also repainted the row every second.
+    """
     if value is None:
         return NA
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+            return (
+                f"{value:.0f} {unit}"
+                if unit == "B" or abs(value) >= 99.95
+                else f"{value:.1f} {unit}"
+            )
         value /= 1024
     return NA
 

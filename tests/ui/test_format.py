@@ -31,3 +31,6 @@ def test_row_pads_all_but_the_last_cell() -> None:
     assert wide.plain == "名前   x" and wide.cell_length == 8
     assert row(("a", "b"), ()).plain == "a b"
     assert size(1536) == "1.5 KiB" and size(None) == NA
+    assert size(545.6 * 2**20) == "546 MiB"  # three significant digits: no flicker
+    assert size(99.96 * 2**20) == "100 MiB" and size(99.94 * 2**20) == "99.9 MiB"
+    assert size(23.5 * 2**30) == "23.5 GiB" and size(1000) == "1000 B"

@@ -105,7 +105,7 @@ async def test_pane_columns_line_up() -> None:
         await pilot.pause()
         server_row = row_starting(gpu, "▶48211")
         desktop_row = row_starting(gpu, " 2240")
-        assert server_row.index("17.4 GiB") == desktop_row.index("412.0 MiB")
+        assert server_row.index("17.4 GiB") == desktop_row.index("412 MiB")
 
 
 async def test_pane_height_follows_its_rows_without_wrapping() -> None:
