@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
+from textual.driver import Driver
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -100,6 +101,17 @@ class LlamaDash(App[None]):
         self._pending: dict[type[Pane], Any] = {}
         self._container_changed = False
         self._container_seen: tuple[str | None, str | None, str | None] | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, except that its Linux terminal driver is the quiet one."""
+        chosen = super().get_driver_class()
+        if chosen.__name__ != "LinuxDriver":  # Windows, a driver set in TEXTUAL_DRIVER…
+            return chosen
+        from textual.drivers.linux_driver import LinuxDriver  # termios: POSIX only
+
+        from llamadash.ui.driver import QuietLinuxDriver
+
+        return QuietLinuxDriver if chosen is LinuxDriver else chosen
 
     # --- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:

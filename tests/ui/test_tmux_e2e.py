@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
+from llamadash.ui.driver import ACTIVE_FOR_S, IDLE_POLL_S
 from tests.conftest import IN_CI
 from tests.e2e.conftest import write_conf
 
@@ -91,6 +93,31 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
     session.kill()
 
 
+# Syscalls an input thread blocked in select() sits in: select and pselect6 (x86_64), pselect6
+# (aarch64); the dashboard's other threads wait in epoll_wait, futexes or socket reads.
+_SELECT_SYSCALLS = {"x86_64": {23, 270}, "aarch64": {72}}
+
+
+def input_waiter(tmux: Tmux) -> tuple[int, int]:
+    """(pid, tid) of the dashboard's input thread: the one thread blocked in select()."""
+    numbers = _SELECT_SYSCALLS.get(os.uname().machine)
+    if numbers is None:
+        pytest.skip(f"select() syscall numbers unknown for {os.uname().machine}")
+    shell = int(tmux.run("display-message", "-p", "-t", tmux.session, "#{pane_pid}").stdout)
+    (dash,) = psutil.Process(shell).children()
+    for thread in dash.threads():
+        syscall = Path(f"/proc/{dash.pid}/task/{thread.id}/syscall").read_text().split()
+        if syscall[0].isdigit() and int(syscall[0]) in numbers:
+            return dash.pid, thread.id
+    raise AssertionError("no dashboard thread is waiting in select()")
+
+
+def wakeups(thread: tuple[int, int]) -> int:
+    """How often the thread has gone to sleep voluntarily (once per wake-up)."""
+    status = Path(f"/proc/{thread[0]}/task/{thread[1]}/status").read_text()
+    return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+
+
 def test_dashboard_in_a_real_terminal(
     tmux: Tmux,
     all_models: Path,
@@ -139,6 +166,20 @@ def test_dashboard_in_a_real_terminal(
     status = httpx.get(f"http://127.0.0.1:{api_port}/status", timeout=5).json()
     assert (status["state"], status["profile_id"]) == ("ready", "tiny")
 
+    # The quiet input driver: idle, its thread wakes about once a second (Textual's: 10)...
+    dashboard = input_waiter(tmux)
+    time.sleep(ACTIVE_FOR_S + 0.5)
+    before = wakeups(dashboard)
+    time.sleep(4.0)
+    assert wakeups(dashboard) - before <= 4 * 2 / IDLE_POLL_S, "the input thread polls fast"
+    # ...yet a lone Escape after a quiet spell is still a key at once, not after the next key.
+    tmux.keys("m")
+    tmux.wait_for(lambda s: "Switch model" in s, 10, "the picker")
+    time.sleep(ACTIVE_FOR_S + 0.5)
+    tmux.keys("Escape")
+    tmux.wait_for(lambda s: "Switch model" not in s, 1.5, "Escape to close the picker")
+
+    time.sleep(ACTIVE_FOR_S + 0.5)
     tmux.keys("q")
     after = tmux.wait_for(lambda s: "EXIT=" in s, 20, "llamadash to quit", history=True)
     assert "EXIT=0" in after, after
