@@ -1,4 +1,4 @@
-"""Host CPU, memory, disk and network collector (psutil)."""
+"""Host CPU, memory, disk and network collector (psutil); network rates leave out loopback."""
 
 from __future__ import annotations
 
@@ -55,6 +55,26 @@ def _whole_disks(names: Iterable[str]) -> frozenset[str]:
     return frozenset(n for n in names if os.path.exists(f"/sys/block/{n.replace('/', '!')}"))
 
 
+def _external_nics(names: Iterable[str]) -> frozenset[str]:
+    """The interfaces among ``names`` that are not loopback.
+
+    Loopback traffic is the host talking to itself (this dashboard polling llama-server, the
+    docker API): counted in, the "net" row showed traffic on an idle machine with no network.
+    """
+    try:
+        stats = psutil.net_if_stats()
+    except (OSError, RuntimeError):
+        stats = {}
+
+    def loopback(name: str) -> bool:
+        flags = getattr(stats.get(name), "flags", "")  # psutil >= 5.9.3
+        if flags:
+            return "loopback" in flags.split(",")
+        return name == "lo" or (name.startswith("lo") and name[2:].isdigit())
+
+    return frozenset(n for n in names if not loopback(n))
+
+
 def _rate(new: Any, old: Any, field: str, seconds: float) -> float | None:
     """Per-second change of ``field`` between two counter samples; None if unknown or reset."""
     if new is None or old is None or seconds <= 0:
@@ -86,7 +106,9 @@ class SystemCollector:
 
     def __init__(self) -> None:
         self._prev: tuple[float, tuple[tuple[float, float], ...], Any, Any] | None = None
+        # (names seen, the ones counted) for disks (not partitions) and NICs (not loopback).
         self._disk_names: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        self._nic_names: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
         self._swap: Any = None
         self._calls = 0
 
@@ -104,7 +126,7 @@ class SystemCollector:
         if self._swap is None or self._calls % self.SWAP_EVERY == 0:
             self._swap = psutil.swap_memory()
         self._calls += 1
-        disk, net = self._disk_counters(), _net_counters()
+        disk, net = self._disk_counters(), self._net_counters()
         prev = self._prev
         self._prev = (clock, cores, disk, net)
         seconds = 0.0 if prev is None else clock - prev[0]
@@ -145,6 +167,20 @@ class SystemCollector:
         disks = [per_disk[n] for n in self._disk_names[1]]
         return _DiskTotals(sum(d.read_bytes for d in disks), sum(d.write_bytes for d in disks))
 
+    def _net_counters(self) -> _NetTotals | None:
+        """Bytes received and sent by the host's interfaces but loopback; None if unknown."""
+        try:
+            per_nic = psutil.net_io_counters(pernic=True, nowrap=False)
+        except (OSError, RuntimeError):
+            return None
+        if not per_nic:
+            return None
+        names = frozenset(per_nic)
+        if names != self._nic_names[0]:  # an interface came or went
+            self._nic_names = (names, _external_nics(names))
+        nics = [per_nic[n] for n in self._nic_names[1]]
+        return _NetTotals(sum(n.bytes_recv for n in nics), sum(n.bytes_sent for n in nics))
+
 
 @dataclass(frozen=True)
 class _DiskTotals:
@@ -152,9 +188,7 @@ class _DiskTotals:
     write_bytes: int
 
 
-def _net_counters() -> Any:
-    """Host-wide network I/O counters; None when unavailable."""
-    try:
-        return psutil.net_io_counters(nowrap=False)
-    except (OSError, RuntimeError):
-        return None
+@dataclass(frozen=True)
+class _NetTotals:
+    bytes_recv: int
+    bytes_sent: int

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 from collections import namedtuple
 from collections.abc import Callable, Iterator
@@ -238,6 +240,35 @@ def test_system_collector_reads_disks_once_and_swap_every_few_calls(
         if ours.read_bytes == theirs.read_bytes:
             return
     raise AssertionError(f"disk totals differ from psutil's: {ours} vs {theirs}")
+
+
+def _drain(sock: socket.socket, size: int) -> None:
+    received = 0
+    while received < size:
+        received += len(sock.recv(2**20))
+
+
+def test_network_rates_leave_out_loopback() -> None:
+    # Loopback is the host talking to itself (the dashboard polling llama-server, the docker
+    # API): 8 MiB through it between two samples must not show as network traffic.
+    collector = SystemCollector()
+    collector.collect()
+    began = time.monotonic()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with client, peer:
+            reader = threading.Thread(target=lambda: _drain(peer, 8 * 2**20))
+            reader.start()
+            client.sendall(b"x" * 8 * 2**20)
+            reader.join(10)
+    snap = collector.collect()
+    loopback_rate = 8 * 2**20 / (time.monotonic() - began)
+    assert snap.net_recv_bps is not None and snap.net_sent_bps is not None
+    assert snap.net_recv_bps < loopback_rate / 4 and snap.net_sent_bps < loopback_rate / 4
+    assert (
+        "lo" not in collector._nic_names[1] and collector._nic_names[1] <= collector._nic_names[0]
+    )
 
 
 # --- container -----------------------------------------------------------------------------
