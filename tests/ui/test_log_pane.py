@@ -276,3 +276,17 @@ def test_style_of_agrees_with_the_regexes_it_shortcuts() -> None:
             else ""
         )  # fmt: skip
         assert style_of(line) == want, line
+
+
+async def test_the_scroll_width_shrinks_when_the_widest_line_drops_off(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(60, 30)) as pilot:
+        pane = app.query_one(LogPane)
+        view = pane.log_view
+        await fill(pilot, pane, ["x" * 300, *numbered(0, 10)])
+        assert view.virtual_size.width == 300
+        # The 300-cell line drops off the top once MAX_LINES newer lines came.
+        await fill(pilot, pane, numbered(10, MAX_LINES))
+        assert view.texts[0] == "line 0"
+        assert view.virtual_size.width == max(len(t) for t in view.texts) < 60
+        assert view.max_scroll_x == 0  # nothing left to scroll sideways to

@@ -8,7 +8,7 @@ Segment when it first scrolls into view.
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 
 from rich.cells import cell_len
@@ -51,7 +51,10 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(name=name, id=id)
         self.auto_scroll = True
         """Keep the last line in view as lines arrive and as the view is resized."""
-        self._lines: deque[tuple[str, Style]] = deque(maxlen=max_lines)
+        self._lines: deque[tuple[str, Style, int]] = deque(maxlen=max_lines)  # text, style, cells
+        # How many held lines have each width, so the scrollable width also shrinks when the
+        # widest line drops off the top (Textual's Log only ever widens).
+        self._widths: Counter[int] = Counter()
         self._dropped = 0  # lines ever dropped off the top: cache keys stay absolute
         self._width = 0
         self._styles: dict[str, Style] = {}
@@ -66,25 +69,30 @@ class LogView(ScrollView, can_focus=True):
     @property
     def texts(self) -> list[str]:
         """The lines held, as drawn (cleaned), oldest first."""
-        return [text for text, _ in self._lines]
+        return [text for text, _, _ in self._lines]
 
     def write_lines(self, lines: Iterable[tuple[str, str]]) -> None:
         """Append ``(text, style)`` lines; one refresh for the lot, however many."""
-        held, width, added = len(self._lines), self._width, 0
+        held, added = len(self._lines), 0
+        lines_, widths, full = self._lines, self._widths, self._lines.maxlen
         for raw, style in lines:
             text = clean(raw)
-            width = max(width, len(text) if text.isascii() else cell_len(text))
-            self._lines.append((text, self._style(style)))
+            cells = len(text) if text.isascii() else cell_len(text)
+            if len(lines_) == full:
+                widths[lines_[0][2]] -= 1  # about to drop off the top
+            lines_.append((text, self._style(style), cells))
+            widths[cells] += 1
             added += 1
         if not added:
             return
         dropped = held + added - len(self._lines)  # the deque dropped these off the top
         self._dropped += dropped
-        widened, self._width = width > self._width, width
-        self._resize_virtual(Size(width, len(self._lines)), widened)
+        width = self._widest()
+        resized, self._width = width != self._width, width
+        self._resize_virtual(Size(width, len(self._lines)), resized)
         if self.auto_scroll:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-            if widened:  # a horizontal scrollbar may appear and cover the last row
+            if resized:  # a horizontal scrollbar may appear and cover the last row
                 self.scroll_end(animate=False, x_axis=False)
         elif dropped:
             # The lines the reader is looking at moved up by `dropped` rows: follow them.
@@ -92,9 +100,16 @@ class LogView(ScrollView, can_focus=True):
             self.scroll_to(y=y, animate=False, immediate=True)
         self.refresh()
 
-    def _resize_virtual(self, size: Size, widened: bool) -> None:
-        if widened or not self.container_size:
-            self.virtual_size = size  # a horizontal scrollbar may come: that needs a layout
+    def _widest(self) -> int:
+        """The widest held line (dropping widths no line has any more)."""
+        for gone in [w for w, n in self._widths.items() if n <= 0]:
+            del self._widths[gone]
+        return max(self._widths, default=0)
+
+    def _resize_virtual(self, size: Size, resized: bool) -> None:
+        if resized or not self.container_size:
+            # A horizontal scrollbar may come or go: that needs a layout.
+            self.virtual_size = size
         elif size != self.virtual_size:
             # Only the height changed, which moves nothing else on screen: skip the
             # screen-wide layout the reactive would ask for and update just the scrollbars.
@@ -105,6 +120,7 @@ class LogView(ScrollView, can_focus=True):
         """Drop every line."""
         self._dropped += len(self._lines)
         self._lines.clear()
+        self._widths.clear()
         self._width = 0
         self._cache.clear()
         self.virtual_size = Size(0, 0)
@@ -142,7 +158,7 @@ class LogView(ScrollView, can_focus=True):
         key = (index + self._dropped, scroll_x, width)
         strip = self._cache.get(key)
         if strip is None:
-            text, style = self._lines[index]
+            text, style, _cells = self._lines[index]
             strip = Strip([Segment(text, base + style)]).crop_extend(
                 scroll_x, scroll_x + width, base
             )
