@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from typing import Any, Protocol
 
+from textual import constants as textual_constants
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -103,9 +104,13 @@ class LlamaDash(App[None]):
         self._container_seen: tuple[str | None, str | None, str | None] | None = None
 
     def get_driver_class(self) -> type[Driver]:
-        """Textual's choice, except that its Linux terminal driver is the quiet one."""
+        """Textual's choice, except that its Linux terminal driver is the quiet one.
+
+        A driver named in TEXTUAL_DRIVER is used as it is (so
+        ``TEXTUAL_DRIVER=textual.drivers.linux_driver:LinuxDriver`` gets Textual's own).
+        """
         chosen = super().get_driver_class()
-        if chosen.__name__ != "LinuxDriver":  # Windows, a driver set in TEXTUAL_DRIVER…
+        if textual_constants.DRIVER is not None or chosen.__name__ != "LinuxDriver":
             return chosen
         from textual.drivers.linux_driver import LinuxDriver  # termios: POSIX only
 
