@@ -8,8 +8,9 @@ input, where they matter, waits up to a second otherwise, and its exit event als
 pipe the thread waits on, so quitting is as quick as before.
 
 ``run_input_thread`` is Textual 8.2.8's (MIT licence; textual is pinned in pyproject.toml) with
-the timeout and the wake-up pipe added; tests/ui/test_tmux_e2e.py drives it with real keys,
-ESC included, in a real terminal.
+the timeout and the wake-up pipe added. tests/ui/test_driver.py runs it on a pipe (keys, a lone
+ESC after a quiet spell, a prompt exit); tests/ui/test_tmux_e2e.py counts its wake-ups in a
+real terminal.
 """
 
 from __future__ import annotations
