@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
 
 __all__ = ["SystemCollector", "SystemSnapshot"]
+
+_Totals = dict[str, int] | None
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,43 @@ def _external_nics(names: Iterable[str]) -> frozenset[str]:
     return frozenset(n for n in names if not loopback(n))
 
 
-def _rate(new: Any, old: Any, field: str, seconds: float) -> float | None:
-    """Per-second change of ``field`` between two counter samples; None if unknown or reset."""
-    if new is None or old is None or seconds <= 0:
+def _rate(
+    new: Mapping[str, int] | None, old: Mapping[str, int] | None, field: str, seconds: float
+) -> float | None:
+    """Per-second change of ``field`` between two counter totals; None if unknown or reset."""
+    if new is None or old is None or seconds <= 0 or new[field] < old[field]:
         return None
-    delta = getattr(new, field, None), getattr(old, field, None)
-    if delta[0] is None or delta[1] is None or delta[0] < delta[1]:
+    return float(new[field] - old[field]) / seconds
+
+
+def _read(counters: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The per-device counters psutil gives, or None when the host does not offer them."""
+    try:
+        return counters()
+    except (OSError, RuntimeError):
         return None
-    return float(delta[0] - delta[1]) / seconds
+
+
+class _Subset:
+    """The devices to sum (whole disks, interfaces but loopback), chosen again on a change.
+
+    Args:
+        choose: Picks the names to count from every name the counters have.
+    """
+
+    def __init__(self, choose: Callable[[Iterable[str]], frozenset[str]]) -> None:
+        self._choose = choose
+        self.seen: frozenset[str] = frozenset()
+        self.kept: frozenset[str] = frozenset()
+
+    def total(self, per_device: Mapping[str, Any] | None, *fields: str) -> dict[str, int] | None:
+        """``fields`` summed over the kept devices; None when there are no counters."""
+        if not per_device:
+            return None
+        names = frozenset(per_device)
+        if names != self.seen:  # a device came or went: look again
+            self.seen, self.kept = names, self._choose(names)
+        return {f: sum(getattr(per_device[n], f) for n in self.kept) for f in fields}
 
 
 def _load_avg() -> tuple[float, float, float] | None:
@@ -105,10 +136,9 @@ class SystemCollector:
     SWAP_EVERY = 5
 
     def __init__(self) -> None:
-        self._prev: tuple[float, tuple[tuple[float, float], ...], Any, Any] | None = None
-        # (names seen, the ones counted) for disks (not partitions) and NICs (not loopback).
-        self._disk_names: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
-        self._nic_names: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        self._prev: tuple[float, tuple[tuple[float, float], ...], _Totals, _Totals] | None = None
+        self._disks = _Subset(_whole_disks)
+        self._nics = _Subset(_external_nics)
         self._swap: Any = None
         self._calls = 0
 
@@ -126,7 +156,16 @@ class SystemCollector:
         if self._swap is None or self._calls % self.SWAP_EVERY == 0:
             self._swap = psutil.swap_memory()
         self._calls += 1
-        disk, net = self._disk_counters(), self._net_counters()
+        disk = self._disks.total(
+            _read(lambda: psutil.disk_io_counters(perdisk=True, nowrap=False)),
+            "read_bytes",
+            "write_bytes",
+        )
+        net = self._nics.total(
+            _read(lambda: psutil.net_io_counters(pernic=True, nowrap=False)),
+            "bytes_recv",
+            "bytes_sent",
+        )
         prev = self._prev
         self._prev = (clock, cores, disk, net)
         seconds = 0.0 if prev is None else clock - prev[0]
@@ -152,43 +191,3 @@ class SystemCollector:
             net_sent_bps=_rate(net, old_net, "bytes_sent", seconds),
             at=now,
         )
-
-    def _disk_counters(self) -> _DiskTotals | None:
-        """Bytes read and written by the host's whole disks; None when unavailable."""
-        try:
-            per_disk = psutil.disk_io_counters(perdisk=True, nowrap=False)
-        except (OSError, RuntimeError):
-            return None
-        if not per_disk:
-            return None
-        names = frozenset(per_disk)
-        if names != self._disk_names[0]:  # a disk came or went: look at /sys again
-            self._disk_names = (names, _whole_disks(names))
-        disks = [per_disk[n] for n in self._disk_names[1]]
-        return _DiskTotals(sum(d.read_bytes for d in disks), sum(d.write_bytes for d in disks))
-
-    def _net_counters(self) -> _NetTotals | None:
-        """Bytes received and sent by the host's interfaces but loopback; None if unknown."""
-        try:
-            per_nic = psutil.net_io_counters(pernic=True, nowrap=False)
-        except (OSError, RuntimeError):
-            return None
-        if not per_nic:
-            return None
-        names = frozenset(per_nic)
-        if names != self._nic_names[0]:  # an interface came or went
-            self._nic_names = (names, _external_nics(names))
-        nics = [per_nic[n] for n in self._nic_names[1]]
-        return _NetTotals(sum(n.bytes_recv for n in nics), sum(n.bytes_sent for n in nics))
-
-
-@dataclass(frozen=True)
-class _DiskTotals:
-    read_bytes: int
-    write_bytes: int
-
-
-@dataclass(frozen=True)
-class _NetTotals:
-    bytes_recv: int
-    bytes_sent: int

@@ -232,12 +232,12 @@ def test_system_collector_reads_disks_once_and_swap_every_few_calls(
     # The whole disks' totals are psutil's own (which skips partitions): reads rarely move
     # within a millisecond, so a few tries settle it.
     for _ in range(5):
-        ours = collector._disk_counters()
+        ours = collector._disks.total(psutil.disk_io_counters(perdisk=True), "read_bytes")
         theirs = psutil.disk_io_counters(nowrap=False)
         if ours is None or theirs is None:
             assert ours is None and theirs is None
             return
-        if ours.read_bytes == theirs.read_bytes:
+        if ours["read_bytes"] == theirs.read_bytes:
             return
     raise AssertionError(f"disk totals differ from psutil's: {ours} vs {theirs}")
 
@@ -266,9 +266,7 @@ def test_network_rates_leave_out_loopback() -> None:
     loopback_rate = 8 * 2**20 / (time.monotonic() - began)
     assert snap.net_recv_bps is not None and snap.net_sent_bps is not None
     assert snap.net_recv_bps < loopback_rate / 4 and snap.net_sent_bps < loopback_rate / 4
-    assert (
-        "lo" not in collector._nic_names[1] and collector._nic_names[1] <= collector._nic_names[0]
-    )
+    assert "lo" not in collector._nics.kept and collector._nics.kept <= collector._nics.seen
 
 
 # --- container -----------------------------------------------------------------------------
