@@ -93,6 +93,21 @@ async def test_container_cpu_bar_is_of_all_its_cpus() -> None:
         assert "of" not in row_starting(pane, "cpu")
 
 
+async def test_idle_figures_are_drawn_not_left_blank_or_na() -> None:
+    # Regressions seen in a real run: an idle server's 0.0 t/s gauge showed as "n/a" (0.0 was
+    # taken for "no figure"), and idle cores drew blank spaces (the lowest spark level).
+    async with Panes().run_test(size=(100, 40)) as pilot:
+        server, system = pilot.app.query_one(ServerPane), pilot.app.query_one(SystemPane)
+        server.show(replace(samples.server(), gen_tps=0.0, live_gen_tps=None))
+        system.show(replace(samples.system(), per_core=(0.0, 3.0, 12.4, 12.5, 99.0, 100.0)))
+        await pilot.pause()
+        assert row_starting(server, "generate").split()[1:] == ["0.0", "t/s"]
+        assert row_starting(system, "cores").split()[1] == "▁▁▁▂██"
+        server.show(replace(samples.server(), gen_tps=0.0, live_gen_tps=42.0))
+        await pilot.pause()
+        assert "42.0 t/s" in row_starting(server, "generate")  # /metrics lags a running one
+
+
 async def test_pane_columns_line_up() -> None:
     async with Panes().run_test(size=(100, 40)) as pilot:
         pane = pilot.app.query_one(SystemPane)

@@ -25,7 +25,10 @@ class ServerPane(RowsPane):
             message = f"llama-server not answering ({snap.error or 'no server'})"
             self.set_rows([Content.styled(message, MUTED)])
             return
-        gen = snap.gen_tps if snap.gen_tps else snap.live_gen_tps
+        # /metrics lags a running request; /slots does not. Idle, /metrics says 0.0: keep it.
+        gen = snap.gen_tps
+        if not gen and snap.live_gen_tps is not None:
+            gen = snap.live_gen_tps
         metrics_on = snap.requests_processing is not None  # the gauge is always in /metrics
         busy = NA if snap.requests_processing is None else str(snap.requests_processing)
         waiting = NA if snap.requests_deferred is None else str(snap.requests_deferred)

@@ -8,7 +8,8 @@ from llamadash.collectors.system import SystemSnapshot
 from llamadash.ui.format import MUTED, NA, OK, bar, pct, rate, row, size
 from llamadash.ui.widgets.rows import RowsPane
 
-_SPARK = " ▁▂▃▄▅▆▇█"
+# One bar per core, never blank: an idle core still shows as "▁".
+_SPARK = "▁▂▃▄▅▆▇█"
 _WIDTHS = (5, 20)
 
 
@@ -22,7 +23,7 @@ class SystemPane(RowsPane):
     def show(self, snap: SystemSnapshot) -> None:
         """Draw ``snap``."""
         cpu = snap.cpu_pct / 100 if snap.cpu_pct is not None else None
-        cores = "".join(_SPARK[min(8, round(c / 12.5))] for c in snap.per_core) or NA
+        cores = "".join(_SPARK[min(7, int(c / 12.5))] for c in snap.per_core) or NA
         ram = snap.ram_used / snap.ram_total if snap.ram_total else None
         swap = snap.swap_used / snap.swap_total if snap.swap_total else None
         load = " ".join(f"{v:.2f}" for v in snap.load_avg) if snap.load_avg else NA
