@@ -10,6 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from llamadash.collectors.gpu import GpuSnapshot
+from llamadash.ui.modals.picker import fit
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.rows import RowsPane
@@ -200,3 +201,9 @@ async def test_server_pane_says_how_to_turn_metrics_on() -> None:
         pane.show(samples.server())
         await pilot.pause()
         assert row_starting(pane, "requests").endswith("1 running, 0 waiting")
+
+
+def test_picker_rows_mark_what_they_cut() -> None:
+    assert fit("Gemma", 8) == "Gemma   "
+    assert fit("GLM-4.5-Air 106B-A12B (IQ4_XS, experts on CPU)", 20) == "GLM-4.5-Air 106B-A1…"
+    assert len(fit("x" * 50, 40)) == 40

@@ -17,14 +17,19 @@ from textual.widgets.option_list import Option
 from llamadash.core.profiles import Profile, ProfileSet
 
 
+def fit(text: str, width: int) -> str:
+    """``text`` padded to ``width``, or cut with "…" so a reader sees it was cut."""
+    return f"{text:<{width}}" if len(text) <= width else text[: width - 1] + "…"
+
+
 def profile_row(key: str, profile: Profile, current: str | None) -> Text:
     """``1  Qwen3-Coder …  140 t/s  ctx 65536  ● current``."""
     mark = Text(" ● current", style="bold green") if profile.id == current else Text("")
     ctx = f"ctx {profile.ctx}" if profile.ctx else ""
     return Text.assemble(
         (f"{key:>3}  ", "bold"),
-        (f"{profile.name:<42.42}", ""),
-        (f" {profile.speed:<14.14}", "cyan"),
+        (fit(profile.name, 40), ""),
+        (f" {fit(profile.speed, 16)}", "cyan"),
         (f" {ctx:<10}", "dim"),
         mark,
     )
