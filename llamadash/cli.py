@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 the switch/stop failed, 2 bad input (models.conf, unknown pr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -16,28 +17,44 @@ from llamadash.core.context import default_models_conf
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every verb."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+# The options every verb takes, before or after the verb, and their defaults.
+_COMMON_DEFAULTS: dict[str, object] = {"models_conf": None, "runtime": None, "json": False}
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    """Add the common options without defaults (``main`` fills them in).
+
+    A default on the verb's parser would overwrite the value given before the verb:
+    ``llamadash --models-conf X status`` then silently read ./models.conf.
+    """
+    default = argparse.SUPPRESS
+    parser.add_argument(
         "--models-conf",
         type=Path,
-        default=None,
+        default=default,
         metavar="PATH",
         help="profiles file (default: $LLAMADASH_MODELS_CONF or ./models.conf)",
     )
-    common.add_argument(
+    parser.add_argument(
         "--runtime",
         choices=("auto", "compose", "process"),
-        default=None,
+        default=default,
         help="where llama-server runs (default: auto)",
     )
-    common.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--json", action="store_true", default=default, help="machine-readable output"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every verb."""
     parser = argparse.ArgumentParser(
         prog="llamadash",
-        parents=[common],
         description="Run local LLMs with llama-server: a dashboard, a model switcher, an API.",
     )
+    _add_common(parser)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common)
     parser.add_argument("--version", action="version", version=f"llamadash {__version__}")
     parser.add_argument("--no-api", action="store_true", help="dashboard without the side API")
     parser.add_argument("--api-port", type=int, default=None, help="side API port (default 8081)")
@@ -107,11 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``llamadash`` command."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; the common options may come before or after the verb."""
     args = build_parser().parse_args(argv)
+    for name, value in _COMMON_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
     if args.models_conf is None:
         args.models_conf = default_models_conf()
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``llamadash`` command."""
+    args = parse_args(argv)
     from llamadash.commands import dispatch
 
     try:
@@ -119,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `llamadash models --json | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the exit-time flush cannot fail again
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

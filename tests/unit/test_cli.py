@@ -1,0 +1,76 @@
+"""Command-line parsing, and one real run of the command on a bad models.conf."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llamadash.cli import parse_args
+
+LLAMADASH = Path(sys.executable).with_name("llamadash")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--models-conf", "a.conf", "--runtime", "process", "--json", "status"],
+        ["status", "--models-conf", "a.conf", "--runtime", "process", "--json"],
+        ["--models-conf", "a.conf", "status", "--runtime", "process", "--json"],
+    ],
+)
+def test_common_options_count_before_or_after_the_verb(argv: list[str]) -> None:
+    # Regression: given before the verb, they were overwritten by the verb's defaults, so
+    # `llamadash --models-conf a.conf status` silently read ./models.conf.
+    args = parse_args(argv)
+    assert (args.verb, args.models_conf, args.runtime, args.json) == (
+        "status",
+        Path("a.conf"),
+        "process",
+        True,
+    )
+
+
+def test_defaults_without_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("LLAMADASH_MODELS_CONF", raising=False)
+    monkeypatch.chdir(tmp_path)
+    args = parse_args(["models"])
+    assert (args.runtime, args.json) == (None, False)
+    assert args.models_conf.name == "models.conf"
+    dashboard = parse_args([])
+    assert dashboard.verb is None and dashboard.models_conf.name == "models.conf"
+
+
+def test_a_bad_line_before_the_verb_is_reported_with_its_line(tmp_path: Path) -> None:
+    conf = tmp_path / "bad.conf"
+    conf.write_text("[tiny]\nmodel = tiny.gguf\nthis line has no equals sign\n")
+    done = subprocess.run(
+        [str(LLAMADASH), "--models-conf", str(conf), "models"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],  # where ./models.conf is fine
+        check=False,
+    )
+    assert done.returncode == 2, done
+    assert f"{conf}:3" in done.stderr or "line 3" in done.stderr, done.stderr
+
+
+def test_a_reader_that_leaves_early_is_not_a_traceback() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head` having exited: every write fails with EPIPE
+    done = subprocess.run(
+        [str(LLAMADASH), "models", "--json"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    os.close(write_end)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
