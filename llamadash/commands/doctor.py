@@ -81,12 +81,14 @@ def machine_checks(settings: Settings) -> list[Check]:
         checks.append(Check("llama-server", True, str(find_llama_server(settings.llama_server))))
     except RuntimeFailure as exc:
         checks.append(Check("llama-server", False, str(exc)))
-    for label, port in (("server port", settings.port), ("api port", settings.api_port)):
+    ports = (("server port", settings.port, "port"), ("api port", settings.api_port, "api_port"))
+    for label, port, key in ports:
         free = port_free(port)
         detail = (
             f"127.0.0.1:{port} free"
             if free
-            else f"127.0.0.1:{port} is in use (set {label.replace(' ', '_')} in models.conf)"
+            else f"127.0.0.1:{port} is in use: fine if it is llamadash's own server, else set"
+            f" {key} in [llamadash] of models.conf"
         )
         checks.append(Check(label, free, detail, needed=False))
     return checks

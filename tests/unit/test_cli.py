@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from llamadash.cli import parse_args
+from llamadash.commands.doctor import machine_checks
+from llamadash.core.profiles import load_profiles
+from llamadash.core.settings import load_settings
 
 LLAMADASH = Path(sys.executable).with_name("llamadash")
 
@@ -74,3 +78,18 @@ def test_a_reader_that_leaves_early_is_not_a_traceback() -> None:
     os.close(write_end)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 1
+
+
+def test_doctor_names_the_real_settings_key_for_a_busy_port(tmp_path: Path) -> None:
+    # Regression: it advised "set server_port", a key models.conf does not have.
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        conf = tmp_path / "models.conf"
+        conf.write_text(
+            f"[llamadash]\nport = {port}\napi_port = {port}\n\n[tiny]\nmodel = t.gguf\n"
+        )
+        settings = load_settings(load_profiles(conf), environ={})
+        checks = {c.name: c for c in machine_checks(settings)}
+    assert "set port in [llamadash]" in checks["server port"].detail
+    assert "set api_port in [llamadash]" in checks["api port"].detail
+    assert not checks["server port"].ok
