@@ -16,7 +16,9 @@ CPU% is of one core; "× base" is the ratio to the baseline run of this same inv
 Targets: idle ≤ 1%, flood ≤ 10%, key → frame ≤ 100 ms (median). Needs the test engine
 (make testbed) and tmux. Loopback only.
 
-    python bench/bench_ui_cpu.py [--seconds 60] [--strict]
+    python bench/bench_ui_cpu.py [--seconds 60] [--strict] [--only idle] [--threads]
+
+``--threads`` adds where the idle CPU goes, per thread (from /proc/<pid>/task/*/schedstat).
 """
 
 from __future__ import annotations
@@ -90,7 +92,22 @@ def child_baseline(rate: int, workdir: Path) -> None:
     Baseline().run()
 
 
-def child_dash(conf: Path, rate: int) -> None:
+def write_thread_names(path: Path) -> None:
+    """Write {OS thread id: Python thread name} twice, early and once all threads started.
+
+    Python does not name its threads for the OS, so the parent reads this to say which thread
+    spent what (``--threads``). Two writes, then the thread ends: nothing wakes during the
+    measured window.
+    """
+    import json
+
+    for delay in (2.0, WARMUP):
+        time.sleep(delay)
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        path.write_text(json.dumps(names))
+
+
+def child_dash(conf: Path, rate: int, thread_names: Path | None = None) -> None:
     """What ``llamadash`` (no verb) runs, plus an optional log flood."""
     from llamadash.api.server import ApiServer
     from llamadash.collectors.bundle import collectors_for
@@ -99,6 +116,8 @@ def child_dash(conf: Path, rate: int) -> None:
 
     engine = build_engine(conf)
     api = ApiServer(engine.switcher)
+    if thread_names is not None:
+        threading.Thread(target=write_thread_names, args=(thread_names,), daemon=True).start()
     if rate:
         threading.Thread(
             target=flood, args=(engine.switcher.logs.extend, rate), daemon=True
@@ -216,11 +235,38 @@ def cleanup(project: str) -> None:
     client.close()
 
 
-def measure(args: list[str], seconds: float, ready: str) -> float:
+def thread_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds per thread from /proc/<pid>/task/*/schedstat (nanoseconds, not ticks)."""
+    seconds = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            seconds[int(task.name)] = int((task / "schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile
+    return seconds
+
+
+def measure(
+    args: list[str], seconds: float, ready: str, names: Path | None = None
+) -> tuple[float, dict[str, float]]:
+    """CPU % of the child over ``seconds``; with ``names``, also % per thread (by name)."""
     with in_tmux(args) as (sock, proc):
         wait_screen(sock, ready)
         time.sleep(WARMUP)
-        return cpu_percent(proc, seconds)
+        if names is None:
+            return cpu_percent(proc, seconds), {}
+        before, began = thread_seconds(proc.pid), time.monotonic()
+        pct = cpu_percent(proc, seconds)
+        after, spent = thread_seconds(proc.pid), time.monotonic() - began
+        import json
+
+        name_of = {int(k): v for k, v in json.loads(names.read_text()).items()}
+        per_thread: dict[str, float] = {}
+        for tid, total in after.items():
+            name = name_of.get(tid, f"tid {tid}")
+            used = 100.0 * (total - before.get(tid, 0.0)) / spent
+            per_thread[name] = per_thread.get(name, 0.0) + used
+        return pct, per_thread
 
 
 def main() -> int:
@@ -232,16 +278,20 @@ def main() -> int:
         default="idle,flood,keys",
         help="comma-separated scenarios among idle, flood, keys (the baselines always run)",
     )
+    parser.add_argument(
+        "--threads", action="store_true", help="also print the idle dashboard's CPU per thread"
+    )
     parser.add_argument("--child", choices=("baseline", "dash"), help=argparse.SUPPRESS)
     parser.add_argument("--conf", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--flood", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--thread-names", type=Path, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.child == "baseline":
         child_baseline(opts.flood, opts.workdir)
         return 0
     if opts.child == "dash":
-        child_dash(opts.conf, opts.flood)
+        child_dash(opts.conf, opts.flood, opts.thread_names)
         return 0
 
     if shutil.which("tmux") is None:
@@ -251,20 +301,24 @@ def main() -> int:
     only = set(opts.only.split(","))
     latencies: dict[str, list[float]] = {}
     rows: list[tuple[str, float]] = []
+    per_thread: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="ldbench-ui-") as tmp:
         work = Path(tmp)
         conf, project = prepare(work)
         try:
             base = ["--child", "baseline", "--workdir", str(work)]
             dash = ["--child", "dash", "--conf", str(conf)]
-            rows.append(("baseline", measure(base, seconds, "baseline")))
+            rows.append(("baseline", measure(base, seconds, "baseline")[0]))
             rate = ["--flood", str(FLOOD_RATE)]
             if "flood" in only:
-                rows.append(("baseline+flood", measure([*base, *rate], seconds, "baseline")))
+                rows.append(("baseline+flood", measure([*base, *rate], seconds, "baseline")[0]))
             if "idle" in only:
-                rows.append(("idle", measure(dash, seconds, "Ready: ")))
+                names = work / "threads.json" if opts.threads else None
+                named = ["--thread-names", str(names)] if names else []
+                idle, per_thread = measure([*dash, *named], seconds, "Ready: ", names)
+                rows.append(("idle", idle))
             if "flood" in only:
-                rows.append(("flood", measure([*dash, *rate], seconds, "Ready: ")))
+                rows.append(("flood", measure([*dash, *rate], seconds, "Ready: ")[0]))
             if "keys" in only:
                 for name, child in (("idle", dash), ("flood", [*dash, *rate])):
                     with in_tmux(child) as (sock, _proc):
@@ -297,6 +351,11 @@ def main() -> int:
         label = f"key→frame {name}"
         print(f"{label:<16}{med:>6.0f} ms median, {worst:.0f} ms max over {len(presses)}"
               f" presses  ≤ {KEY_TARGET_MS:.0f} ms  {'ok' if ok else 'MISSED'}")  # fmt: skip
+    if per_thread:
+        print("idle, per thread (% of one core; asyncio_N: executor threads of workers):")
+        for name, pct in sorted(per_thread.items(), key=lambda item: -item[1]):
+            if pct >= 0.005:
+                print(f"  {name:<38}{pct:>7.3f}")
     return 1 if opts.strict and missed else 0
 
 
