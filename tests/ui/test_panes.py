@@ -10,6 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from llamadash.collectors.gpu import GpuSnapshot
+from llamadash.collectors.slots import SlotInfo
 from llamadash.ui.modals.picker import fit
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.gpu import GpuPane
@@ -107,6 +108,29 @@ async def test_idle_figures_are_drawn_not_left_blank_or_na() -> None:
         server.show(replace(samples.server(), gen_tps=0.0, live_gen_tps=42.0))
         await pilot.pause()
         assert "42.0 t/s" in row_starting(server, "generate")  # /metrics lags a running one
+
+
+async def test_kv_row_falls_back_to_the_context_running_requests_fill() -> None:
+    # Current llama-server builds dropped the kv_cache_* metrics: the row read n/a for good.
+    busy = (
+        SlotInfo(0, True, 1000, n_prompt_tokens=300, n_decoded=70),
+        SlotInfo(1, True, 1000, n_prompt_tokens=100, n_decoded=10),
+        SlotInfo(2, False, 1000),
+    )
+    async with Panes().run_test(size=(100, 40)) as pilot:
+        pane = pilot.app.query_one(ServerPane)
+        pane.show(samples.server())  # the metric when there is one
+        await pilot.pause()
+        assert row_starting(pane, "kv cache").endswith(" 18%")
+        pane.show(replace(samples.server(), kv_usage_pct=None, slots=busy))
+        await pilot.pause()
+        assert row_starting(pane, "ctx used").endswith("37% (slot 0)")  # the fullest slot
+        pane.show(replace(samples.server(), kv_usage_pct=None, slots=busy[2:]))
+        await pilot.pause()
+        assert row_starting(pane, "ctx used").endswith(" idle")
+        pane.show(replace(samples.server(), kv_usage_pct=None, slots=None))
+        await pilot.pause()
+        assert row_starting(pane, "ctx used").endswith(" n/a")
 
 
 async def test_pane_columns_line_up() -> None:

@@ -32,18 +32,35 @@ class ServerPane(RowsPane):
         metrics_on = snap.requests_processing is not None  # the gauge is always in /metrics
         busy = NA if snap.requests_processing is None else str(snap.requests_processing)
         waiting = NA if snap.requests_deferred is None else str(snap.requests_deferred)
-        kv = snap.kv_usage_pct / 100 if snap.kv_usage_pct is not None else None
         health = Content.styled(str(snap.health), OK if snap.health == 200 else WARN)
         rows: list[tuple[str, str | Content]] = [
             ("health", health),
             ("generate", num(gen, " t/s")),
             ("prompt", num(snap.prompt_tps, " t/s")),
             ("requests", f"{busy} running, {waiting} waiting" if metrics_on else _NO_METRICS),
-            ("kv cache", bar(kv, 14) + f" {num(snap.kv_usage_pct, '%', 0)}"),
+            _kv_row(snap),
             ("ctx/slot", NA if snap.n_ctx is None else str(snap.n_ctx)),
             ("model", (snap.model_path or NA).rsplit("/", 1)[-1]),
         ]
         self.set_rows([*(row(cells, _WIDTHS) for cells in rows), _slots(snap)])
+
+
+def _kv_row(snap: ServerSnapshot) -> tuple[str, Content]:
+    """KV cache use from /metrics; else the context the running requests fill (from /slots).
+
+    Current llama-server builds no longer export the kv_cache_* metrics, so without this the
+    row read "n/a" for good.
+    """
+    if snap.kv_usage_pct is not None:
+        return "kv cache", bar(snap.kv_usage_pct / 100, 14) + f" {snap.kv_usage_pct:.0f}%"
+    busy = [s for s in snap.slots or () if s.is_processing and s.n_ctx]
+    if not busy:
+        state = "idle" if snap.slots else "n/a"
+        return "ctx used", bar(0.0 if snap.slots else None, 14) + f" {state}"
+    fill, slot = max(
+        (((s.n_prompt_tokens or 0) + (s.n_decoded or 0)) / (s.n_ctx or 1), s.id) for s in busy
+    )
+    return "ctx used", bar(fill, 14) + f" {fill:.0%} (slot {slot})"
 
 
 def _slots(snap: ServerSnapshot) -> Content:
