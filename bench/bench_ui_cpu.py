@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -99,8 +100,6 @@ def write_thread_names(path: Path) -> None:
     spent what (``--threads``). Two writes, then the thread ends: nothing wakes during the
     measured window.
     """
-    import json
-
     for delay in (2.0, WARMUP):
         time.sleep(delay)
         names = {t.native_id: t.name for t in threading.enumerate()}
@@ -258,8 +257,6 @@ def measure(
         before, began = thread_seconds(proc.pid), time.monotonic()
         pct = cpu_percent(proc, seconds)
         after, spent = thread_seconds(proc.pid), time.monotonic() - began
-        import json
-
         name_of = {int(k): v for k, v in json.loads(names.read_text()).items()}
         per_thread: dict[str, float] = {}
         for tid, total in after.items():

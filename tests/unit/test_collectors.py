@@ -36,7 +36,12 @@ from llamadash.collectors.gpu import (
 from llamadash.collectors.prometheus import parse_prometheus
 from llamadash.collectors.server import SLOTS_IDLE_EVERY, ServerCollector
 from llamadash.collectors.slots import SlotInfo, decode_rate, parse_slots
-from llamadash.collectors.system import SystemCollector, _busy_and_total, _percent
+from llamadash.collectors.system import (
+    SystemCollector,
+    _busy_and_total,
+    _percent,
+    _whole_disks,
+)
 from tests.support.http_server import http_server
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -217,6 +222,19 @@ def test_cpu_percent_counts_like_psutil() -> None:
     assert (busy - old_busy, total - old_total) == (40, 90)
     assert _percent(busy - old_busy, total - old_total) == 44.4
     assert _percent(0, 0) == 0.0  # no time passed
+
+
+def test_partitions_are_not_summed_with_their_disk() -> None:
+    # This machine's disks may have no partitions at all, so the totals test below could not
+    # tell; name a partition of a real disk (it has no /sys/block entry of its own).
+    disks = (
+        sorted(p.name for p in Path("/sys/block").iterdir()) if Path("/sys/block").is_dir() else []
+    )
+    if not disks:
+        pytest.skip("no /sys/block here")
+    partition = disks[0] + "p1" if disks[0][-1].isdigit() else disks[0] + "1"
+    assert not Path(f"/sys/block/{partition}").exists()
+    assert _whole_disks([disks[0], partition]) == {disks[0]}
 
 
 def test_system_collector_reads_disks_once_and_swap_every_few_calls(
