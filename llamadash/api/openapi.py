@@ -65,6 +65,7 @@ SCHEMAS: dict[str, Schema] = {
             "error": _nullable(STRING),
             "exit_code": _nullable(INTEGER),
             "log_tail": LINES,
+            "warning": STRING,
         }
     ),
     "SwitchOutcome": _obj(
@@ -98,6 +99,7 @@ SCHEMAS: dict[str, Schema] = {
             "queued": _nullable(STRING),
             "switching_to": _nullable(STRING),
             "log_tail": LINES,
+            "warning": STRING,
         }
     ),
     "Model": _obj(

@@ -46,9 +46,11 @@ def collectors_for(engine: Engine) -> Collectors:
     container = None
     if isinstance(runtime, ComposeRuntime):
         container = ContainerCollector(runtime.client, runtime.project_name)
+    server = ServerCollector(engine.switcher.endpoint, starts=lambda: engine.switcher.server_starts)
+    engine.switcher.on_stop(server.drop_connections)
     return Collectors(
         gpu=GpuCollector(server_pids=server_pids),
         system=SystemCollector(),
         container=container,
-        server=ServerCollector(engine.switcher.endpoint),
+        server=server,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,7 +107,7 @@ class ServerCollector:
         ValueError: When ``base_url`` does not point at a loopback address.
     """
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, starts: Callable[[], int] | None = None) -> None:
         url = urlsplit(base_url)
         host = url.hostname or ""
         if url.scheme != "http" or not is_loopback(host):
@@ -122,6 +122,10 @@ class ServerCollector:
         self._props: Mapping[str, Any] | None = None
         # Endpoints this server answered "off" (404/501): not asked again until it restarts.
         self._off: set[str] = set()
+        # How many servers the engine has started: a new count is a restart even when no
+        # poll saw /health fail (a switch faster than the refresh period).
+        self._starts = starts or (lambda: 0)
+        self._seen_starts = self._starts()
 
     async def _get(self, path: str) -> tuple[Reply | None, str | None]:
         try:
@@ -143,6 +147,9 @@ class ServerCollector:
             The snapshot; ``reachable=False`` with ``error`` set when nothing answers.
         """
         now = time.time()
+        if (starts := self._starts()) != self._seen_starts:
+            self._seen_starts = starts
+            self._forget_server()
         metrics_r, err = None, None
         if "/metrics" not in self._off:
             metrics_r, err = await self._get("/metrics")
@@ -160,8 +167,7 @@ class ServerCollector:
             health = None if health_r is None else health_r.status
             err = err or health_err
         if health != 200:
-            self._props = None  # a restart: the cached props are the old server's
-            self._off.clear()  # and the next one may have other flags
+            self._forget_server()  # a restart: what was cached is the old server's
         else:
             self._off.update(
                 path for path, r in (("/metrics", metrics_r), ("/slots", slots_r))
@@ -209,6 +215,15 @@ class ServerCollector:
             prompt_tokens_total=_int(m.get(_P + "prompt_tokens_total")),
             tokens_predicted_total=_int(m.get(_P + "tokens_predicted_total")),
         )
+
+    def drop_connections(self) -> None:
+        """Close the idle kept-alive connections (the server is about to be stopped)."""
+        self._client.close()
+
+    def _forget_server(self) -> None:
+        """Drop what belongs to one server run: its /props and the endpoints it had off."""
+        self._props = None
+        self._off.clear()  # the next one may have other flags
 
     def _slots_due(self, metrics: Mapping[str, float] | None) -> bool:
         """Ask /slots now? While busy, after activity, when /metrics says nothing; else every Nth.

@@ -107,6 +107,8 @@ def describe(data: dict[str, object]) -> str:
         lines.append("args:      " + " ".join(str(a) for a in data["args"]))  # type: ignore[attr-defined]
     if data.get("last_error"):
         lines.append(f"error:     {data['last_error']}")
+    if data.get("warning"):
+        lines.append(f"note:      {data['warning']}")
     return "\n".join(lines)
 
 

@@ -106,7 +106,8 @@ class _ProgressPrinter:
     def __call__(self, event: SwitchEvent) -> None:
         text = {
             State.STOPPING: "stopping…",
-            State.STARTING: f"starting {event.profile_name}…",
+            State.STARTING: f"starting {event.profile_name}…"
+            + (f" ({event.warning})" if event.warning else ""),
             State.LOADING: f"loading {event.profile_name}: "
             + (event.progress.stage if event.progress else ""),
             State.READY: f"ready: {event.profile_name} ({event.message})",

@@ -59,6 +59,8 @@ class SwitchEvent:
     error: str | None = None
     exit_code: int | None = None
     log_tail: tuple[str, ...] = ()
+    warning: str = ""
+    """Something the user should know about this switch, e.g. "flags not checked: …"."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -121,6 +123,8 @@ class Status:
     switching_to: str | None = None
     """The profile the running switch is heading for (also during preflight)."""
     log_tail: tuple[str, ...] = field(default=())
+    warning: str = ""
+    """What the user should know about the shown server's switch ("flags not checked: …")."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 
 from llamadash.core.loopback import LoopbackHttp, LoopbackHttpError
@@ -40,3 +41,24 @@ async def health(client: LoopbackHttp) -> int | None:
         return (await client.get("/health", timeout=2.0)).status
     except LoopbackHttpError:
         return None
+
+
+async def server_busy(client: LoopbackHttp) -> bool | None:
+    """Whether a slot is processing a request (GET /slots); None when /slots does not say.
+
+    The stop escalation needs it: llama-server ignores the first SIGTERM while it generates,
+    and a second one sent to an idle server that is already exiting can hang it.
+    """
+    try:
+        reply = await client.get("/slots", timeout=1.0)
+    except LoopbackHttpError:
+        return None
+    if reply.status != 200:
+        return None
+    try:
+        slots = json.loads(reply.body)
+    except ValueError:
+        return None
+    if not isinstance(slots, list):
+        return None
+    return any(isinstance(slot, dict) and slot.get("is_processing") for slot in slots)

@@ -26,7 +26,7 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
         state=State.IDLE,
         profile_id=None,
         profile_name="",
-        since=event.at,
+        since=switcher.state_since,
         runtime=switcher.runtime.name,
         endpoint=switcher.endpoint,
         container=obs.ident,
@@ -44,8 +44,10 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
             profile_id=event.profile_id,
             profile_name=event.profile_name,
             progress=event.progress,
+            warning=event.warning,
+            last_error=event.error,
         )
-    if event.state == State.FAILED:
+    if event.state == State.FAILED and not obs.running:
         return replace(
             base,
             state=State.FAILED,
@@ -62,9 +64,11 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
             state=State.READY,
             profile_id=obs.profile_id or None,
             profile_name=profile.name if profile else (obs.profile_id or "unknown"),
-            since=event.at if ours else (obs.started_at or event.at),
+            since=switcher.state_since if ours else (obs.started_at or event.at),
             note="" if ours else "running, not started by this llamadash",
             managed=ours,
+            warning=event.warning if ours else "",
+            last_error=event.error,  # e.g. a switch refused before anything was stopped
         )
     if obs.state == "exited" and obs.exit_code not in (None, 0, 143):
         return replace(
@@ -76,4 +80,9 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
             note=exited,
             last_error=f"llama-server exited with code {obs.exit_code}",
         )
-    return replace(base, note=exited, since=event.at if event.state == State.IDLE else time.time())
+    return replace(
+        base,
+        note=exited,
+        since=switcher.state_since if event.state == State.IDLE else time.time(),
+        last_error=event.error,
+    )

@@ -323,6 +323,10 @@ class LlamaDash(App[None]):
         if message.event.state == State.FAILED:
             self.drain_logs()
             self.query_one(LogPane).show_error()
+        elif message.event.state in (State.STOPPING, State.STARTING):
+            self.query_one(LogPane).resume_after_error()
+        if message.event.state == State.STARTING and message.event.warning:
+            self.notify(message.event.warning, title="Note", severity="warning", markup=False)
 
     def on_status_observed(self, message: StatusObserved) -> None:
         if self.closing:

@@ -127,3 +127,28 @@ async def engine_c(make_engine: Callable[..., Engine]) -> AsyncIterator[Engine]:
     built = make_engine()
     yield built
     await built.switcher.aclose()
+
+
+@pytest.fixture
+async def engine_p(
+    all_models: Path,
+    llama_server_bin: Path,
+    free_port: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Engine]:
+    """A process-runtime Engine (real llama-server child); stopped and closed afterwards."""
+    monkeypatch.setenv("LLAMA_SERVER", str(llama_server_bin))
+    conf = write_conf(
+        tmp_path / "models.conf",
+        models_dir=all_models,
+        port=free_port,
+        project="proc",
+        project_dir=tmp_path,
+        state_dir=tmp_path / "state",
+        runtime="process",
+    )
+    engine = build_engine(conf)
+    yield engine
+    await engine.switcher.request(None)
+    await engine.switcher.aclose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from llamadash.core.events import Result, State, SwitchEvent
 from llamadash.core.runtime.base import EngineUnavailableError
 from llamadash.core.runtime.compose import ComposeRuntime
 from llamadash.core.switcher import SwitchError
+from tests.support.busy import generate_until_busy
 
 pytestmark = pytest.mark.engine
 
@@ -118,24 +118,19 @@ async def test_twenty_concurrent_requests_end_in_the_last_one(
 
 async def test_switch_away_from_a_busy_server_needs_no_sigkill(engine_c: Engine) -> None:
     assert (await engine_c.switcher.request("gemma")).result == Result.READY
-    url = f"{engine_c.switcher.endpoint}/completion"
-    generating = threading.Event()
-
-    def long_generation() -> None:
-        generating.set()
-        try:
-            httpx.post(url, json={"prompt": "Once upon a time", "n_predict": 4000}, timeout=60)
-        except httpx.HTTPError:
-            pass  # the server goes away mid-request: expected
-
-    worker = threading.Thread(target=long_generation, daemon=True)
-    worker.start()
-    generating.wait()
-    await asyncio.sleep(0.5)  # let the request reach the slot
+    worker = await asyncio.to_thread(generate_until_busy, engine_c.switcher.endpoint)
     outcome = await engine_c.switcher.request("tiny")
     assert outcome.result == Result.READY
     assert engine_c.runtime.last_stop in ("SIGTERM", "SIGTERM x2"), engine_c.runtime.last_stop
     worker.join(timeout=10)
+
+
+async def test_idle_containers_get_one_sigterm(engine_c: Engine) -> None:
+    """Issue #18: an idle server gets one SIGTERM (a second one could hang it)."""
+    for target in ["tiny", "gemma"] * 15 + ["tiny"]:
+        assert (await engine_c.switcher.request(target)).result == Result.READY
+        stopped = engine_c.runtime.last_stop  # type: ignore[attr-defined]
+        assert stopped in ("", "SIGTERM"), f"switch to {target} needed {stopped}"
 
 
 async def test_container_killed_outside_llamadash_is_reported(
@@ -143,7 +138,7 @@ async def test_container_killed_outside_llamadash_is_reported(
 ) -> None:
     assert (await engine_c.switcher.request("tiny")).result == Result.READY
     running_containers(engine, engine_c.settings.project_name)[0].kill(signal="SIGKILL")
-    await asyncio.sleep(0.6)  # past the status observation cache
+    await engine_c.switcher.observe(max_age=0)  # a fresh look, not the cached one
     status = await engine_c.switcher.status()
     assert status.state == State.FAILED
     assert status.note == "exited 137"

@@ -258,6 +258,8 @@ async def test_failed_load_keeps_the_app_running(engine_c: Engine) -> None:
         await open_picker(app, pilot)
         await pilot.press("1")
         await wait_ready(app, pilot, "Tiny random llama")
+        # The failure paused the log pane; the next switch follows the tail again.
+        assert logs.follow and "paused" not in str(logs.border_title)
 
         # s: stop → Idle.
         await pilot.press("s")
@@ -270,6 +272,13 @@ async def test_failed_load_keeps_the_app_running(engine_c: Engine) -> None:
         status = await engine_c.switcher.status()
         assert status.state == State.IDLE
         assert seen.outcomes[-1].result == Result.STOPPED
+        # A pause the user chose stays through a switch.
+        await pilot.press("f")
+        assert not logs.follow
+        await open_picker(app, pilot)
+        await pilot.press("1")
+        await wait_ready(app, pilot, "Tiny random llama")
+        assert not logs.follow
 
 
 async def test_help_filter_and_follow(engine_c: Engine) -> None:

@@ -12,6 +12,9 @@ from typing import Protocol
 
 from llamadash.core.profiles import Profile
 
+HelpSource = tuple[str, Callable[[], str | None]]
+"""A cache key for one llama-server build, and how to get its ``--help`` text."""
+
 
 class RuntimeFailure(Exception):
     """A runtime operation failed; the message says what to do about it."""
@@ -66,6 +69,8 @@ class Runtime(Protocol):
 
     name: str
     endpoint_host: str
+    watch_interval: float
+    """Seconds between the owner's looks for changes made outside llamadash."""
 
     def observe(self) -> Observation:
         """What runs now. Raises EngineUnavailableError if it cannot be known."""
@@ -79,25 +84,36 @@ class Runtime(Protocol):
         """Start llama-server for ``spec``; returns once the process exists."""
         ...
 
-    def stop(self, grace: float) -> Observation:
-        """Stop the server: SIGTERM, SIGTERM again 0.2 s later, SIGKILL after ``grace``."""
+    def stop(self, grace: float, busy: bool = True) -> Observation:
+        """Stop the server: SIGTERM, SIGTERM again, SIGKILL after ``grace``.
+
+        The second SIGTERM comes 0.2 s after the first when the server may be ``busy``
+        generating, else after a second (core/runtime/signals.py says why).
+        """
         ...
 
-    def follow_logs(self, ident: str, tail: int | None = None) -> Iterator[str]:
+    def follow_logs(
+        self, ident: str, tail: int | None = None, after: str | None = None
+    ) -> Iterator[str]:
         """Yield log lines of ``ident`` until it exits (blocking).
 
-        ``tail`` None starts from the server's first line; N starts with its last N lines.
+        ``tail`` None starts from the server's first line; N starts with its last N lines;
+        ``after`` (a ``log_position``) starts right after the line read last.
         """
+        ...
+
+    def log_position(self, ident: str) -> str:
+        """Where ``follow_logs`` of ``ident`` has read to ('' before the first line)."""
         ...
 
     def log_tail(self, ident: str, lines: int) -> list[str]:
         """The last ``lines`` log lines of ``ident`` (empty if unknown)."""
         ...
 
-    def help_source(self, spec: LaunchSpec) -> tuple[str, Callable[[], str | None]] | None:
+    def help_source(self, spec: LaunchSpec) -> HelpSource | str:
         """A cache key for the server build ``spec`` would run and a way to get its ``--help``.
 
-        None when the build cannot be inspected now (e.g. an image not pulled yet).
+        A reason instead when the build cannot be inspected now (e.g. an image not pulled).
         """
         ...
 

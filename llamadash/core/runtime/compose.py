@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from llamadash.core.envfile import join_args, write_env
 from llamadash.core.profiles import CONTAINER_MODELS_DIR
 from llamadash.core.runtime.base import (
     EngineUnavailableError,
+    HelpSource,
     LaunchSpec,
     Observation,
     RuntimeFailure,
@@ -28,6 +30,8 @@ class ComposeRuntime:
 
     name = "compose"
     endpoint_host = "127.0.0.1"
+    watch_interval = 5.0
+    """Seconds between the owner's looks for outside changes (each is a Docker API call)."""
     last_stop = ""
     """The signal the last stop needed: SIGTERM, "SIGTERM x2" or SIGKILL (for tests, logs)."""
 
@@ -44,6 +48,7 @@ class ComposeRuntime:
         self.env_file = env_file or project_dir / ".env"
         self._docker: Any = None
         self._host_network: bool | None = None
+        self._positions: dict[str, str] = {}
 
     # --- the Docker SDK -------------------------------------------------------------------
     def client(self) -> Any:
@@ -77,7 +82,7 @@ class ComposeRuntime:
         except EngineUnavailableError:
             raise
         except Exception as exc:
-            raise EngineUnavailableError(f"Docker engine error: {exc}") from None
+            raise EngineUnavailableError(_engine_error(exc)) from None
         if not found:
             return None
         return max(found, key=lambda c: c.attrs.get("Created", ""))
@@ -150,7 +155,7 @@ class ComposeRuntime:
         self.compose("up", "-d", "--no-build", "--remove-orphans", SERVICE)
         return self.observe()
 
-    def stop(self, grace: float) -> Observation:
+    def stop(self, grace: float, busy: bool = True) -> Observation:
         """Signal the container (TERM, TERM, KILL after grace), wait, then remove it."""
         container = self._container()
         if container is None:
@@ -161,6 +166,7 @@ class ComposeRuntime:
                 alive=lambda: _reload_running(container),
                 grace=grace,
                 wait_exit=lambda seconds: _wait_exit(container, seconds),
+                busy=busy,
             )
         last = self.observe()
         _quiet(container.remove, force=True)
@@ -203,15 +209,15 @@ class ComposeRuntime:
             raise RuntimeFailure(f"docker compose {args[0]} failed: {err[-2000:]}")
         return done.stdout
 
-    def help_source(self, spec: LaunchSpec) -> tuple[str, Callable[[], str | None]] | None:
+    def help_source(self, spec: LaunchSpec) -> HelpSource | str:
         """Key: the image id; help: ``docker run --rm IMAGE --help`` with no network."""
         image_name = spec.image or self._image_from_config()
         if not image_name:
-            return None
+            return "no image named in the compose files or models.conf"
         try:
             image = self.client().images.get(image_name)
         except Exception:  # not pulled yet: compose will pull it, validation is skipped
-            return None
+            return f"image {image_name} is not on this Docker engine yet"
 
         def fetch() -> str | None:
             try:
@@ -232,21 +238,49 @@ class ComposeRuntime:
         return out.strip().splitlines()[0] if out.strip() else ""
 
     # --- logs -----------------------------------------------------------------------------
-    def follow_logs(self, ident: str, tail: int | None = None) -> Iterator[str]:
-        """Yield the container's log lines (all, or the last ``tail``) until it exits."""
+    def follow_logs(
+        self, ident: str, tail: int | None = None, after: str | None = None
+    ) -> Iterator[str]:
+        """Yield the container's log lines until it exits.
+
+        All of them, the last ``tail``, or those after the timestamp ``after`` (a position
+        ``log_position`` gave). The engine adds a timestamp to each line; it is cut off here
+        and kept as the position.
+        """
+        since = _timestamp_key(after) if after else None
         try:
             container = self.client().containers.get(ident)
-            stream = container.logs(stream=True, follow=True, tail="all" if tail is None else tail)
+            options: dict[str, Any] = {"tail": "all" if tail is None or since else tail}
+            if since is not None:
+                options["since"] = since[0]  # whole seconds: lines up to ``after`` skipped below
+            stream = container.logs(stream=True, follow=True, timestamps=True, **options)
         except Exception:
             return
+        self._positions = {ident: after or ""}
         pending = b""
         for chunk in stream:
             pending += chunk
             *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", "replace").rstrip("\r")
-        if pending:
-            yield pending.decode("utf-8", "replace")
+            for raw in lines:
+                if (line := self._stamped(ident, raw, since)) is not None:
+                    yield line
+        if pending and (line := self._stamped(ident, pending, since)) is not None:
+            yield line
+
+    def _stamped(self, ident: str, raw: bytes, since: tuple[int, int] | None) -> str | None:
+        """The text of one timestamped line (None if at or before ``since``)."""
+        stamp, _, text = raw.decode("utf-8", "replace").rstrip("\r").partition(" ")
+        key = _timestamp_key(stamp)
+        if key is None:  # not a timestamp after all: keep the whole line
+            return raw.decode("utf-8", "replace").rstrip("\r")
+        if since is not None and key <= since:
+            return None
+        self._positions[ident] = stamp
+        return text
+
+    def log_position(self, ident: str) -> str:
+        """The engine timestamp of the last line ``follow_logs`` yielded for ``ident``."""
+        return self._positions.get(ident, "")
 
     def log_tail(self, ident: str, lines: int) -> list[str]:
         """The container's last ``lines`` log lines."""
@@ -276,6 +310,27 @@ def _parse_time(text: str) -> float | None:
         ).timestamp()
     except ValueError:
         return None
+
+
+def _engine_error(exc: Exception) -> str:
+    """One line for a failed Docker API call: a dead engine is named with its address."""
+    if isinstance(exc, ConnectionError) or "Connection" in type(exc).__name__:
+        address = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        return f"Docker engine stopped answering at {address}"
+    return f"Docker engine error: {exc}"
+
+
+def _timestamp_key(stamp: str) -> tuple[int, int] | None:
+    """An engine log timestamp (RFC 3339, nanoseconds) as (unix seconds, nanoseconds)."""
+    if not stamp.endswith("Z") or "T" not in stamp:
+        return None
+    head, _, fraction = stamp[:-1].partition(".")
+    try:
+        seconds = datetime.fromisoformat(head + "+00:00").timestamp()
+        nanos = int(fraction.ljust(9, "0")[:9]) if fraction else 0
+    except ValueError:
+        return None
+    return int(seconds), nanos
 
 
 def _wait_exit(container: Any, seconds: float) -> bool:

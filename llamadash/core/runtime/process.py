@@ -12,13 +12,14 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from llamadash.core.net import port_free
-from llamadash.core.runtime.base import LaunchSpec, Observation, RuntimeFailure
+from llamadash.core.runtime.base import HelpSource, LaunchSpec, Observation, RuntimeFailure
 from llamadash.core.runtime.binary import find_llama_server
 from llamadash.core.runtime.signals import escalate_stop
 from llamadash.core.settings import Settings
@@ -31,6 +32,8 @@ class ProcessRuntime:
 
     name = "process"
     endpoint_host = "127.0.0.1"
+    watch_interval = 1.0
+    """Seconds between the owner's looks for outside changes (a look is a /proc read)."""
     last_stop = ""
     """The signal the last stop needed: SIGTERM, "SIGTERM x2" or SIGKILL (for tests, logs)."""
 
@@ -41,6 +44,8 @@ class ProcessRuntime:
         self.state_path = self.dir / "server.json"
         self.log_path = self.dir / "llama-server.log"
         self._child: subprocess.Popen[bytes] | None = None
+        self._positions: dict[str, str] = {}
+        self._stopped = threading.Event()  # set by stop(): followers look again now
 
     @property
     def binary(self) -> Path:
@@ -132,29 +137,45 @@ class ProcessRuntime:
         )
         return self.observe()
 
-    def stop(self, grace: float) -> Observation:
-        """SIGTERM, SIGTERM again 0.2 s later, SIGKILL after ``grace``; reap our child."""
+    def stop(self, grace: float, busy: bool = True) -> Observation:
+        """SIGTERM, SIGTERM again (sooner when ``busy``), SIGKILL after ``grace``; reap."""
         obs = self.observe()
         if obs.running and obs.pid:
-            pid = obs.pid
+            pid, child = obs.pid, self._child
+            ours = child is not None and child.pid == pid
             self.last_stop = escalate_stop(
                 send=lambda sig: _signal(pid, getattr(signal, sig)),
                 alive=lambda: self._alive(pid),
                 grace=grace,
+                # Our child: waitpid wakes at its exit; another's: poll the process table.
+                wait_exit=(lambda seconds: _wait_child(child, seconds)) if ours else None,
+                busy=busy,
             )
+            self._stopped.set()
         return self.observe()
 
-    def follow_logs(self, ident: str, tail: int | None = None) -> Iterator[str]:
-        """Tail the server's log file (from the start, or its last ``tail`` lines) until exit."""
+    def follow_logs(
+        self, ident: str, tail: int | None = None, after: str | None = None
+    ) -> Iterator[str]:
+        """Tail the server's log file until it exits.
+
+        From the start, its last ``tail`` lines, or the byte offset ``after`` (a position
+        ``log_position`` gave; a file rotated since then is read from its start).
+        """
         pid = int(ident)
         try:
             handle = self.log_path.open("rb")
         except FileNotFoundError:
             return
         with handle:
-            if tail is not None:
+            size = os.fstat(handle.fileno()).st_size
+            if after is not None and after.isdigit() and int(after) <= size:
+                handle.seek(int(after))
+            elif tail is not None:
                 yield from self.log_tail(ident, tail) if tail else ()
                 handle.seek(0, os.SEEK_END)
+            offset = handle.tell()
+            self._positions = {ident: str(offset)}
             pending = b""
             while True:
                 chunk = handle.read(65536)
@@ -162,15 +183,25 @@ class ProcessRuntime:
                     pending += chunk
                     *lines, pending = pending.split(b"\n")
                     for line in lines:
+                        offset += len(line) + 1
+                        self._positions[ident] = str(offset)
                         yield line.decode("utf-8", "replace")
                     continue
                 if not self._alive(pid):
                     break
-                time.sleep(0.05)
+                # Woken at once by stop(): a switch waits for these last lines.
+                if self._stopped.wait(0.05):
+                    self._stopped.clear()
             rest = pending + handle.read()
             for line in rest.split(b"\n"):
+                offset += len(line) + 1
                 if line:
+                    self._positions[ident] = str(offset)
                     yield line.decode("utf-8", "replace")
+
+    def log_position(self, ident: str) -> str:
+        """The byte offset after the last line ``follow_logs`` yielded for ``ident``."""
+        return self._positions.get(ident, "")
 
     def log_tail(self, ident: str, lines: int) -> list[str]:
         """The last ``lines`` lines of the server log."""
@@ -180,13 +211,13 @@ class ProcessRuntime:
             return []
         return data.decode("utf-8", "replace").splitlines()[-lines:]
 
-    def help_source(self, spec: LaunchSpec) -> tuple[str, Callable[[], str | None]] | None:
+    def help_source(self, spec: LaunchSpec) -> HelpSource | str:
         """Key: binary path, size and mtime; help: ``llama-server --help``."""
         try:
             binary = self.binary
             info = binary.stat()
-        except (RuntimeFailure, OSError):
-            return None
+        except (RuntimeFailure, OSError) as exc:
+            return f"no llama-server binary to ask ({exc})"
 
         def fetch() -> str | None:
             try:
@@ -224,6 +255,16 @@ def _server_env(binary: Path) -> dict[str, str]:
             filter(None, [*folders, env.get("LD_LIBRARY_PATH")])
         )
     return env
+
+
+def _wait_child(child: subprocess.Popen[bytes] | None, seconds: float) -> bool:
+    """Wait for our child to exit (and reap it); True if it did within ``seconds``."""
+    assert child is not None
+    try:
+        child.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _pid_alive(pid: int) -> bool:

@@ -47,6 +47,7 @@ class LogPane(Vertical):
         self.source = source
         self.filter_text = ""
         self.follow = True
+        self.paused_by_error = False  # show_error paused it, not the user
         self.lines_shown = 0  # since the last reload, including lines the view has dropped
         self.last_error_line: int | None = None  # counted as lines_shown is
 
@@ -90,6 +91,7 @@ class LogPane(Vertical):
 
     def toggle_follow(self) -> bool:
         """Flip follow mode; returns the new value."""
+        self.paused_by_error = False
         self.follow = not self.follow
         self.log_view.auto_scroll = self.follow
         if self.follow:
@@ -99,6 +101,7 @@ class LogPane(Vertical):
 
     def show_error(self) -> None:
         """Stop following and scroll to the last error line (the end if there is none)."""
+        self.paused_by_error = self.follow or self.paused_by_error
         self.follow = False
         view = self.log_view
         view.auto_scroll = False
@@ -111,6 +114,11 @@ class LogPane(Vertical):
         else:
             view.scroll_end(animate=False)
         self._title()
+
+    def resume_after_error(self) -> None:
+        """Follow again if only a failure paused it (a new switch begins); a user's pause stays."""
+        if self.paused_by_error and not self.follow:
+            self.toggle_follow()
 
     def open_filter(self) -> None:
         """Show the filter input and focus it."""

@@ -1,0 +1,96 @@
+"""Servers that change without a switch: adopted at start, killed or started from outside.
+
+Every observed change is an event (SSE clients hear of a container killed from outside), and
+a server that is still loading is ``loading`` until its /health answers 200, whoever started
+it. The owner's front ends run ``watch()`` so such changes are seen while nobody asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from llamadash.core.engine_state import EngineState
+from llamadash.core.events import State
+from llamadash.core.net import health
+from llamadash.core.runtime.base import Observation
+
+WATCH_INTERVAL = 2.0  # seconds between looks while nothing else looks
+ADOPTED_HEALTH_INTERVAL = 0.25
+
+
+class Watching(EngineState):
+    """Adopt, watch and report what runs, from observation."""
+
+    _load_watch: asyncio.Task[None] | None = None
+    _watch_task: asyncio.Task[None] | None = None
+
+    async def adopt_running(self, obs: Observation) -> None:
+        """Report and follow a server found running at start."""
+        await self._report_running(obs, "adopted a running server")
+        self.follower.attach(obs.ident)
+
+    async def _report_running(self, obs: Observation, message: str) -> None:
+        """READY only after /health 200; a loading server is watched until it is."""
+        profile = self.profiles.get(obs.profile_id) if obs.profile_id else None
+        if await health(self._http) == 200:
+            self._emit(State.READY, profile, message=message)
+            return
+        self._emit(State.LOADING, profile, message=f"{message} (still loading)")
+        if self._load_watch is None or self._load_watch.done():
+            self._load_watch = asyncio.create_task(self._await_adopted(obs))
+
+    async def _await_adopted(self, obs: Observation) -> None:
+        """Wait for an adopted server's /health 200 (it may exit instead: observed)."""
+        profile = self.profiles.get(obs.profile_id) if obs.profile_id else None
+        while not self.busy and self._last.state == State.LOADING:
+            if await health(self._http) == 200:
+                if not self.busy:
+                    self._emit(State.READY, profile, message="adopted server is ready")
+                return
+            current = await self.observe(max_age=ADOPTED_HEALTH_INTERVAL)
+            if not current.running or current.ident != obs.ident:
+                return  # observe() published the change
+            await asyncio.sleep(ADOPTED_HEALTH_INTERVAL)
+
+    async def _observed_change(self, obs: Observation) -> None:
+        if self.busy:
+            return  # the switch's own events say what happens
+        if obs.running:
+            self.server_starts += 1
+            if obs.ident != self.follower_ident:
+                self.follower.attach(obs.ident)
+            await self._report_running(obs, "a server was started outside llamadash")
+            return
+        profile = self.profiles.get(obs.profile_id) if obs.profile_id else None
+        code = obs.exit_code
+        if obs.state == "exited" and code not in (None, 0, 143):
+            reason = f"llama-server exited with code {code} (seen, not asked for)"
+            tail = tuple(self.runtime.log_tail(obs.ident, 50)) if obs.ident else ()
+            self._emit(
+                State.FAILED, profile, error=reason, exit_code=code, log_tail=tail, message=reason
+            )
+        elif self._last.state != State.IDLE:
+            self._emit(State.IDLE, None, message="the server stopped (seen, not asked for)")
+
+    @property
+    def follower_ident(self) -> str:
+        """The server whose logs are followed now ('' if none)."""
+        return self.follower.ident
+
+    def watch(self, interval: float = WATCH_INTERVAL) -> None:
+        """Look at the runtime every ``interval`` seconds in the background (idempotent)."""
+        if self._watch_task is None or self._watch_task.done():
+            self._watch_task = asyncio.create_task(self._watch(interval), name="llamadash-watch")
+
+    async def _watch(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if not self.busy:
+                with contextlib.suppress(Exception):  # an engine hiccup: the next look tells
+                    await self.observe(max_age=interval)
+
+    def _stop_watching(self) -> None:
+        for task in (self._watch_task, self._load_watch):
+            if task is not None and not task.done():
+                task.cancel()
