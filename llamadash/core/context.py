@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,25 @@ def default_models_conf() -> Path:
     return Path(os.environ.get("LLAMADASH_MODELS_CONF", "models.conf"))
 
 
-def build_engine(models_conf: Path, overrides: dict[str, Any] | None = None) -> Engine:
+def no_gpu() -> int:
+    """The GPU count front ends that do not look use: compose.cpu.yaml is added."""
+    return 0
+
+
+def build_engine(
+    models_conf: Path,
+    overrides: dict[str, Any] | None = None,
+    *,
+    gpu_count: Callable[[], int] = no_gpu,
+) -> Engine:
     """Load models.conf and settings, pick the runtime, wire the switcher.
+
+    Args:
+        models_conf: the profiles file.
+        overrides: settings from the command line (None values are ignored).
+        gpu_count: how many NVIDIA GPUs there are; asked only when compose_files is not set,
+            to leave out compose.cpu.yaml (the front ends pass the collectors' NVML count:
+            the core does not reach up into the collectors).
 
     Raises:
         ConfigError: models.conf or a setting is wrong.
@@ -51,7 +69,7 @@ def build_engine(models_conf: Path, overrides: dict[str, Any] | None = None) -> 
     """
     profiles = load_profiles(models_conf)
     settings = load_settings(profiles, overrides=overrides)
-    runtime = make_runtime(settings)
+    runtime = make_runtime(settings, gpu_count)
     logs = LogHub(log_path(settings))
     history = LoadHistory(settings.state_dir / "state.toml")
     switcher = Switcher(profiles, settings, runtime, logs, history)
@@ -59,11 +77,11 @@ def build_engine(models_conf: Path, overrides: dict[str, Any] | None = None) -> 
     return Engine(profiles, settings, runtime, switcher, lock)
 
 
-def make_runtime(settings: Settings) -> Runtime:
+def make_runtime(settings: Settings, gpu_count: Callable[[], int] = no_gpu) -> Runtime:
     """The runtime the settings ask for; ``auto`` = compose when an engine answers."""
     choice = settings.runtime
     if choice in ("auto", "compose"):
-        compose = _compose_runtime(settings)
+        compose = _compose_runtime(settings, gpu_count)
         if choice == "compose":
             compose.client()  # raises EngineUnavailableError with the reason
             return compose
@@ -77,13 +95,9 @@ def make_runtime(settings: Settings) -> Runtime:
     return ProcessRuntime(settings)
 
 
-def _compose_runtime(settings: Settings) -> ComposeRuntime:
-    from llamadash.collectors.gpu import nvidia_gpu_count
-
+def _compose_runtime(settings: Settings, gpu_count: Callable[[], int]) -> ComposeRuntime:
     files = settings.compose_files
     if not files:
-        files = (
-            ("compose.yaml",) if nvidia_gpu_count() > 0 else ("compose.yaml", "compose.cpu.yaml")
-        )
+        files = ("compose.yaml",) if gpu_count() > 0 else ("compose.yaml", "compose.cpu.yaml")
     resolved = tuple(str((settings.project_dir / f).resolve()) for f in files)
     return ComposeRuntime(settings.project_dir, resolved, settings.project_name)
