@@ -98,6 +98,9 @@ SCHEMAS: dict[str, Schema] = {
             "queued": _nullable(STRING),
             "switching_to": _nullable(STRING),
             "log_tail": LINES,
+            "config_error": _nullable(STRING),
+            "settings_changed": LINES,
+            "restart_to_apply": BOOLEAN,
         }
     ),
     "Model": _obj(
@@ -111,6 +114,7 @@ SCHEMAS: dict[str, Schema] = {
             "bench": BOOLEAN,
             "current": BOOLEAN,
             "loading": BOOLEAN,
+            "restart_to_apply": BOOLEAN,
         }
     ),
     "Models": _obj(
@@ -119,6 +123,8 @@ SCHEMAS: dict[str, Schema] = {
             "loading": _nullable(STRING),
             "state": STATE,
             "models": {"type": "array", "items": _ref("Model")},
+            "config_error": _nullable(STRING),
+            "settings_changed": LINES,
         }
     ),
     "Health": _obj({"ok": BOOLEAN, "version": STRING, "uptime": NUMBER, "busy": BOOLEAN}),
@@ -146,6 +152,12 @@ SCHEMAS: dict[str, Schema] = {
                     "exclusiveMinimum": 0,
                     "maximum": MAX_TIMEOUT,
                     "description": "seconds to wait (default: switch_timeout setting)",
+                },
+                "exact": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "model is an exact profile id: 404 unless models.conf has"
+                    " it now (never matched by number, prefix or name)",
                 },
             },
             required=("model",),

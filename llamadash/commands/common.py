@@ -12,10 +12,13 @@ import httpx
 from llamadash.core.context import Engine, build_engine
 
 
-def engine_from(args: argparse.Namespace, **overrides: Any) -> Engine:
-    """Build the engine from the common flags."""
+def engine_from(args: argparse.Namespace, *, lenient: bool = False, **overrides: Any) -> Engine:
+    """Build the engine from the common flags (``lenient``: see ``build_engine``)."""
     return build_engine(
-        args.models_conf, {"runtime": args.runtime, **overrides}, gpu_count=gpu_count
+        args.models_conf,
+        {"runtime": args.runtime, **overrides},
+        gpu_count=gpu_count,
+        lenient=lenient,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from llamadash.core.logs import LogHub
 from llamadash.core.profiles import ProfileSet, load_profiles
+from llamadash.core.reload import ConfigWatch, load_lenient, signature
 from llamadash.core.runtime.base import EngineUnavailableError, Runtime
 from llamadash.core.runtime.compose import ComposeRuntime
 from llamadash.core.settings import Settings, load_settings
@@ -21,11 +22,22 @@ from llamadash.core.switcher import Switcher
 class Engine:
     """Everything a front end (dashboard, API, CLI) needs, wired together."""
 
-    profiles: ProfileSet
     settings: Settings
     runtime: Runtime
     switcher: Switcher
     lock: OwnerLock
+    watch: ConfigWatch
+    """Keeps the switcher's profiles in step with models.conf once started (core/reload.py)."""
+
+    @property
+    def profiles(self) -> ProfileSet:
+        """The profiles now (models.conf as last read successfully)."""
+        return self.switcher.profiles
+
+    @property
+    def config_error(self) -> str | None:
+        """Why models.conf cannot be used (only a ``lenient`` engine is built with one)."""
+        return self.watch.health.error
 
     @property
     def log_path(self) -> Path:
@@ -53,6 +65,7 @@ def build_engine(
     overrides: dict[str, Any] | None = None,
     *,
     gpu_count: Callable[[], int] = no_gpu,
+    lenient: bool = False,
 ) -> Engine:
     """Load models.conf and settings, pick the runtime, wire the switcher.
 
@@ -62,19 +75,28 @@ def build_engine(
         gpu_count: how many NVIDIA GPUs there are; asked only when compose_files is not set,
             to leave out compose.cpu.yaml (the front ends pass the collectors' NVML count:
             the core does not reach up into the collectors).
+        lenient: a bad models.conf is no error: the engine has no profiles and
+            ``config_error`` says why (``status`` and ``logs`` must work anyway).
 
     Raises:
-        ConfigError: models.conf or a setting is wrong.
+        ConfigError: models.conf or a setting is wrong (unless ``lenient``).
         EngineUnavailableError: the runtime asked for cannot work here.
     """
-    profiles = load_profiles(models_conf)
+    seen = signature(models_conf)  # before reading: an edit meanwhile is reloaded later
+    error: str | None = None
+    if lenient:
+        profiles, error = load_lenient(models_conf, overrides)
+    else:
+        profiles = load_profiles(models_conf)
     settings = load_settings(profiles, overrides=overrides)
     runtime = make_runtime(settings, gpu_count)
     logs = LogHub(log_path(settings))
     history = LoadHistory(settings.state_dir / "state.toml")
     switcher = Switcher(profiles, settings, runtime, logs, history)
+    watch = ConfigWatch(switcher, overrides, seen=seen, error=error)
+    switcher.watch = watch
     lock = OwnerLock(settings.state_dir / "locks" / f"{settings.project_name}.lock")
-    return Engine(profiles, settings, runtime, switcher, lock)
+    return Engine(settings, runtime, switcher, lock, watch)
 
 
 def make_runtime(settings: Settings, gpu_count: Callable[[], int] = no_gpu) -> Runtime:

@@ -121,6 +121,12 @@ class Status:
     switching_to: str | None = None
     """The profile the running switch is heading for (also during preflight)."""
     log_tail: tuple[str, ...] = field(default=())
+    config_error: str | None = None
+    """models.conf cannot be read (``file:line: …``): the last good profiles stay in use."""
+    settings_changed: tuple[str, ...] = ()
+    """``[llamadash]`` settings edited since start: they apply when llamadash restarts."""
+    restart_to_apply: bool = False
+    """The running profile's arguments in models.conf changed; a restart applies them."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -22,6 +22,7 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
     event = switcher.last_event
     uptime = time.time() - obs.started_at if obs.running and obs.started_at else None
     profile = switcher.profiles.get(obs.profile_id) if obs.profile_id else None
+    health = switcher.watch.health if switcher.watch is not None else None
     base = Status(
         state=State.IDLE,
         profile_id=None,
@@ -35,6 +36,8 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
         args=obs.args,
         exit_code=obs.exit_code,
         queued=queued,
+        config_error=health.error if health else None,
+        settings_changed=health.settings_changed if health else (),
     )
     exited = f"exited {obs.exit_code}" if obs.state == "exited" else ""
     if event.state in BUSY_STATES or (switcher.busy and event.state != State.FAILED):
@@ -65,6 +68,7 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
             since=event.at if ours else (obs.started_at or event.at),
             note="" if ours else "running, not started by this llamadash",
             managed=ours,
+            restart_to_apply=health.restart_to_apply(obs) if health else False,
         )
     if obs.state == "exited" and obs.exit_code not in (None, 0, 143):
         return replace(

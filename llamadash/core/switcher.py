@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from llamadash.core.events import Result, State, Status, SwitchEvent, SwitchOutcome
 from llamadash.core.flags import FlagCache, describe_unknown, unknown_flags
@@ -28,6 +29,9 @@ from llamadash.core.runtime.base import LaunchSpec, Observation, Runtime, Runtim
 from llamadash.core.settings import Settings
 from llamadash.core.statefile import LoadHistory
 from llamadash.core.status import build_status
+
+if TYPE_CHECKING:
+    from llamadash.core.reload import ConfigWatch
 
 log = logging.getLogger(__name__)
 EventListener = Callable[[SwitchEvent], None]
@@ -95,6 +99,7 @@ class Switcher:
         self._followed = ""
         self._obs_cache: tuple[float, Observation] | None = None
         self._http = LoopbackHttp(runtime.endpoint_host, settings.port)
+        self.watch: ConfigWatch | None = None  # models.conf reloads (set by build_engine)
 
     @property
     def endpoint(self) -> str:
@@ -152,6 +157,21 @@ class Switcher:
             # The log file already holds what an earlier llamadash saw; else show some history.
             self._follow(obs.ident, tail=0 if self.logs.snapshot() else 200)
         return await self.status()
+
+    def replace_profiles(self, profiles: ProfileSet) -> None:
+        """models.conf was reloaded (core/reload.py): requests from now on see ``profiles``.
+
+        The running switch keeps the profile it started with; a queued request whose profile
+        was removed fails at once (its caller would otherwise wait for a profile now gone).
+        """
+        self.profiles = profiles
+        queued = self._queued
+        if queued is not None and queued.target and profiles.get(queued.target) is None:
+            self._queued = None
+            if not queued.future.done():
+                reason = f"profile {queued.target!r} was removed from {profiles.path}"
+                queued.future.set_result(SwitchOutcome(Result.FAILED, queued.target, reason))
+        self.revision += 1
 
     # --- requests -------------------------------------------------------------------------
     async def request(self, target: str | None, *, restart: bool = False) -> SwitchOutcome:
