@@ -165,9 +165,12 @@ class ConfigWatch:
 
     async def _poll(self, interval: float) -> None:
         # What the running server should have is known only once the runtime is asked.
-        expected = await asyncio.to_thread(self._expected, self.switcher.profiles)
-        # Nothing was reloaded: no listener call (status shows the result when next asked).
-        self._set(dataclasses.replace(self.health, expected_args=expected), notify=False)
+        try:
+            expected = await asyncio.to_thread(self._expected, self.switcher.profiles)
+            # Nothing was reloaded: no listener call (status shows it when next asked).
+            self._set(dataclasses.replace(self.health, expected_args=expected), notify=False)
+        except Exception:  # without it only "restart to apply" is missing; keep watching
+            log.exception("cannot tell the arguments of the profiles")
         while True:
             await asyncio.sleep(interval)
             try:
