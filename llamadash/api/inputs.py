@@ -19,7 +19,7 @@ from llamadash.api.errors import ApiError, bad_request
 MAX_BODY_BYTES = 16 * 1024
 MAX_MODEL_CHARS = 200
 MAX_TIMEOUT = 86_400.0
-SWITCH_KEYS = ("model", "wait", "restart", "timeout")
+SWITCH_KEYS = ("model", "wait", "restart", "timeout", "exact")
 STOP_KEYS = ("wait", "timeout")
 QUERY_KEYS = ("timeout",)
 
@@ -33,6 +33,8 @@ class SwitchRequest:
     restart: bool = False
     timeout: float | None = None
     """Seconds to wait for the outcome; None = the configured switch_timeout."""
+    exact: bool = False
+    """``model`` is a profile id the caller resolved (the CLI): never matched fuzzily."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ def parse_switch(raw: bytes, query: Mapping[str, str]) -> SwitchRequest:
         wait=_flag(body, "wait", True),
         restart=_flag(body, "restart", False),
         timeout=_timeout(body, query),
+        exact=_flag(body, "exact", False),
     )
 
 

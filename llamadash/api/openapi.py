@@ -100,6 +100,9 @@ SCHEMAS: dict[str, Schema] = {
             "switching_to": _nullable(STRING),
             "log_tail": LINES,
             "warning": STRING,
+            "config_error": _nullable(STRING),
+            "settings_changed": LINES,
+            "restart_to_apply": BOOLEAN,
         }
     ),
     "Model": _obj(
@@ -113,6 +116,7 @@ SCHEMAS: dict[str, Schema] = {
             "bench": BOOLEAN,
             "current": BOOLEAN,
             "loading": BOOLEAN,
+            "restart_to_apply": BOOLEAN,
         }
     ),
     "Models": _obj(
@@ -121,6 +125,8 @@ SCHEMAS: dict[str, Schema] = {
             "loading": _nullable(STRING),
             "state": STATE,
             "models": {"type": "array", "items": _ref("Model")},
+            "config_error": _nullable(STRING),
+            "settings_changed": LINES,
         }
     ),
     "Health": _obj({"ok": BOOLEAN, "version": STRING, "uptime": NUMBER, "busy": BOOLEAN}),
@@ -148,6 +154,12 @@ SCHEMAS: dict[str, Schema] = {
                     "exclusiveMinimum": 0,
                     "maximum": MAX_TIMEOUT,
                     "description": "seconds to wait (default: switch_timeout setting)",
+                },
+                "exact": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "model is an exact profile id: 404 unless models.conf has"
+                    " it now (never matched by number, prefix or name)",
                 },
             },
             required=("model",),

@@ -56,6 +56,7 @@ async def models(request: Request) -> Response:
     current = now.profile_id if now.state == State.READY else None
     loading = now.profile_id if now.state in BUSY_STATES else None
     profiles = ctx.switcher.profiles
+    stale = now.profile_id if now.restart_to_apply else None
     numbers = {p.id: str(i) for i, p in enumerate(profiles.production, 1)}
     numbers.update({p.id: f"b{i}" for i, p in enumerate(profiles.benches, 1)})
     body = {
@@ -63,9 +64,14 @@ async def models(request: Request) -> Response:
         "loading": loading,
         "state": now.state.value,
         "models": [
-            _profile(p, numbers[p.id], current=p.id == current, loading=p.id == loading)
+            {
+                **_profile(p, numbers[p.id], current=p.id == current, loading=p.id == loading),
+                "restart_to_apply": p.id == stale,
+            }
             for p in profiles.profiles
         ],
+        "config_error": now.config_error,
+        "settings_changed": list(now.settings_changed),
     }
     return JSONResponse(body)
 
@@ -89,8 +95,15 @@ async def switch(request: Request) -> Response:
     ctx = context(request)
     check_query_keys(k for k, _ in request.query_params.multi_items())
     asked = parse_switch(await read_body(request), request.query_params)
+    if ctx.switcher.config_watch is not None:
+        # A stat; models.conf is read again only if it changed since the last poll, so a
+        # caller that has just edited it (and resolved its id from it) is never answered
+        # from the profiles of a second ago.
+        await ctx.switcher.config_watch.check()
     try:
-        profile = ctx.switcher.profiles.resolve(asked.model)
+        profile = (
+            _exact(ctx, asked.model) if asked.exact else ctx.switcher.profiles.resolve(asked.model)
+        )
     except UnknownProfileError as exc:
         raise ApiError(
             404,
@@ -104,6 +117,20 @@ async def switch(request: Request) -> Response:
     if not asked.wait:
         return await _accepted(ctx, f"switching to {profile.id}")
     return await _answer(ctx, job, asked.timeout)
+
+
+def _exact(ctx: ApiContext, profile_id: str) -> Profile:
+    """The profile with exactly this id now.
+
+    Raises:
+        UnknownProfileError: models.conf has no such section (no near matches: the caller
+            resolved the id itself, a guess would switch the wrong model).
+    """
+    profiles = ctx.switcher.profiles
+    found = profiles.get(profile_id)
+    if found is None:
+        raise UnknownProfileError(profile_id, (), (p.id for p in profiles.profiles))
+    return found
 
 
 async def stop(request: Request) -> Response:

@@ -12,9 +12,21 @@ import httpx
 from llamadash.core.context import Engine, build_engine
 
 
-def engine_from(args: argparse.Namespace, **overrides: Any) -> Engine:
-    """Build the engine from the common flags."""
-    return build_engine(args.models_conf, {"runtime": args.runtime, **overrides})
+def engine_from(args: argparse.Namespace, *, lenient: bool = False, **overrides: Any) -> Engine:
+    """Build the engine from the common flags (``lenient``: see ``build_engine``)."""
+    return build_engine(
+        args.models_conf,
+        {"runtime": args.runtime, **overrides},
+        gpu_count=gpu_count,
+        lenient=lenient,
+    )
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs (NVML), imported only when the compose files depend on it."""
+    from llamadash.collectors.gpu import nvidia_gpu_count
+
+    return nvidia_gpu_count()
 
 
 def emit_json(data: Any) -> None:

@@ -13,6 +13,7 @@ from llamadash.commands.common import api_call, emit_json, engine_from, owner_ap
 from llamadash.core.context import Engine, log_path
 from llamadash.core.events import Status
 from llamadash.core.profiles import Profile
+from llamadash.core.reload import settings_note
 
 
 def models(args: argparse.Namespace) -> int:
@@ -60,8 +61,11 @@ def _current_profile(engine: Engine) -> str | None:
 
 
 def status(args: argparse.Namespace) -> int:
-    """Print what runs now (from the owner's API when another llamadash drives it)."""
-    engine = engine_from(args)
+    """Print what runs now (from the owner's API when another llamadash drives it).
+
+    A broken models.conf is shown, not fatal: what runs is still worth knowing.
+    """
+    engine = engine_from(args, lenient=True)
     api = owner_api(engine)
     if api:
         try:
@@ -69,6 +73,8 @@ def status(args: argparse.Namespace) -> int:
         except (httpx.HTTPError, ValueError):
             data = None
         if isinstance(data, dict):
+            # The owner polls the file once a second; this command has just read it.
+            data["config_error"] = engine.config_error or data.get("config_error")
             if args.json:
                 emit_json(data)
             else:
@@ -105,16 +111,23 @@ def describe(data: dict[str, object]) -> str:
         lines.append(f"server:    {str(data['container'])[:12]} {data.get('container_state')}")
     if data.get("args"):
         lines.append("args:      " + " ".join(str(a) for a in data["args"]))  # type: ignore[attr-defined]
+    if data.get("restart_to_apply"):
+        lines.append("config:    its args in models.conf changed: restart to apply")
     if data.get("last_error"):
         lines.append(f"error:     {data['last_error']}")
     if data.get("warning"):
         lines.append(f"note:      {data['warning']}")
+    if data.get("config_error"):
+        lines.append(f"config:    {data['config_error']}")
+    changed = data.get("settings_changed")
+    if isinstance(changed, list) and changed:
+        lines.append(f"config:    {settings_note(str(name) for name in changed)}")
     return "\n".join(lines)
 
 
 def logs(args: argparse.Namespace) -> int:
     """Print the server log (the file every llamadash writes), optionally following it."""
-    engine = engine_from(args)
+    engine = engine_from(args, lenient=True)
     path = log_path(engine.settings)
     lines = _file_tail(path, args.lines)
     if not lines:

@@ -67,6 +67,7 @@ async def _serve(engine: Engine, switch_to: str | None) -> int:
             flush=True,
         )
 
+    engine.watch.start()  # models.conf edits apply while it serves
     try:
         await serve_headless(
             engine.switcher, switch_to=switch_to, on_listening=_then_settle(listening)
@@ -75,6 +76,7 @@ async def _serve(engine: Engine, switch_to: str | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
+        await engine.watch.aclose()
         await engine.switcher.aclose()
     return 0
 

@@ -34,8 +34,8 @@ def switch(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
-    """Stop llama-server."""
-    return _change(engine_from(args), None, args, restart=False)
+    """Stop llama-server (a broken models.conf does not stand in the way)."""
+    return _change(engine_from(args, lenient=True), None, args, restart=False)
 
 
 def _dry_run(engine: Engine, profile_id: str, as_json: bool) -> int:
@@ -130,9 +130,12 @@ def _via_owner(engine: Engine, api: str, target: str | None, args: argparse.Name
         return 4
     if not args.json:
         print(f"(forwarding to the running llamadash at {api})", file=sys.stderr)
-    path, body = (
-        ("/switch", {"model": target, "restart": args.restart}) if target else ("/stop", {})
-    )
+    # The id this command resolved from models.conf as it is now: the owner takes it as it is
+    # (reading the file again if it changed), never as a name to match fuzzily.
+    body: dict[str, object] = {"model": target, "restart": args.restart, "exact": True}
+    path = "/switch" if target else "/stop"
+    if not target:
+        body = {}
     try:
         reply = api_call(engine, "POST", f"{api}{path}", json=body, timeout=None)
         data = reply.json()

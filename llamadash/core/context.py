@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llamadash.core.logs import LogHub
 from llamadash.core.profiles import ProfileSet, load_profiles
+from llamadash.core.reload import ConfigWatch, load_lenient, signature
 from llamadash.core.runtime.base import EngineUnavailableError, Runtime
 from llamadash.core.runtime.compose import ComposeRuntime
 from llamadash.core.settings import Settings, load_settings
@@ -20,11 +22,22 @@ from llamadash.core.switcher import Switcher
 class Engine:
     """Everything a front end (dashboard, API, CLI) needs, wired together."""
 
-    profiles: ProfileSet
     settings: Settings
     runtime: Runtime
     switcher: Switcher
     lock: OwnerLock
+    watch: ConfigWatch
+    """Keeps the switcher's profiles in step with models.conf once started (core/reload.py)."""
+
+    @property
+    def profiles(self) -> ProfileSet:
+        """The profiles now (models.conf as last read successfully)."""
+        return self.switcher.profiles
+
+    @property
+    def config_error(self) -> str | None:
+        """Why models.conf cannot be used (only a ``lenient`` engine is built with one)."""
+        return self.watch.health.error
 
     @property
     def log_path(self) -> Path:
@@ -42,28 +55,55 @@ def default_models_conf() -> Path:
     return Path(os.environ.get("LLAMADASH_MODELS_CONF", "models.conf"))
 
 
-def build_engine(models_conf: Path, overrides: dict[str, Any] | None = None) -> Engine:
+def no_gpu() -> int:
+    """The GPU count front ends that do not look use: compose.cpu.yaml is added."""
+    return 0
+
+
+def build_engine(
+    models_conf: Path,
+    overrides: dict[str, Any] | None = None,
+    *,
+    gpu_count: Callable[[], int] = no_gpu,
+    lenient: bool = False,
+) -> Engine:
     """Load models.conf and settings, pick the runtime, wire the switcher.
 
+    Args:
+        models_conf: the profiles file.
+        overrides: settings from the command line (None values are ignored).
+        gpu_count: how many NVIDIA GPUs there are; asked only when compose_files is not set,
+            to leave out compose.cpu.yaml (the front ends pass the collectors' NVML count:
+            the core does not reach up into the collectors).
+        lenient: a bad models.conf is no error: the engine has no profiles and
+            ``config_error`` says why (``status`` and ``logs`` must work anyway).
+
     Raises:
-        ConfigError: models.conf or a setting is wrong.
+        ConfigError: models.conf or a setting is wrong (unless ``lenient``).
         EngineUnavailableError: the runtime asked for cannot work here.
     """
-    profiles = load_profiles(models_conf)
+    seen = signature(models_conf)  # before reading: an edit meanwhile is reloaded later
+    error: str | None = None
+    if lenient:
+        profiles, error = load_lenient(models_conf, overrides)
+    else:
+        profiles = load_profiles(models_conf)
     settings = load_settings(profiles, overrides=overrides)
-    runtime = make_runtime(settings)
+    runtime = make_runtime(settings, gpu_count)
     logs = LogHub(log_path(settings))
     history = LoadHistory(settings.state_dir / "state.toml")
     switcher = Switcher(profiles, settings, runtime, logs, history)
+    watch = ConfigWatch(switcher, overrides, seen=seen, error=error)
+    switcher.config_watch = watch
     lock = OwnerLock(settings.state_dir / "locks" / f"{settings.project_name}.lock")
-    return Engine(profiles, settings, runtime, switcher, lock)
+    return Engine(settings, runtime, switcher, lock, watch)
 
 
-def make_runtime(settings: Settings) -> Runtime:
+def make_runtime(settings: Settings, gpu_count: Callable[[], int] = no_gpu) -> Runtime:
     """The runtime the settings ask for; ``auto`` = compose when an engine answers."""
     choice = settings.runtime
     if choice in ("auto", "compose"):
-        compose = _compose_runtime(settings)
+        compose = _compose_runtime(settings, gpu_count)
         if choice == "compose":
             compose.client()  # raises EngineUnavailableError with the reason
             return compose
@@ -77,13 +117,9 @@ def make_runtime(settings: Settings) -> Runtime:
     return ProcessRuntime(settings)
 
 
-def _compose_runtime(settings: Settings) -> ComposeRuntime:
-    from llamadash.collectors.gpu import nvidia_gpu_count
-
+def _compose_runtime(settings: Settings, gpu_count: Callable[[], int]) -> ComposeRuntime:
     files = settings.compose_files
     if not files:
-        files = (
-            ("compose.yaml",) if nvidia_gpu_count() > 0 else ("compose.yaml", "compose.cpu.yaml")
-        )
+        files = ("compose.yaml",) if gpu_count() > 0 else ("compose.yaml", "compose.cpu.yaml")
     resolved = tuple(str((settings.project_dir / f).resolve()) for f in files)
     return ComposeRuntime(settings.project_dir, resolved, settings.project_name)

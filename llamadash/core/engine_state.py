@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from llamadash.core.events import State, SwitchEvent, SwitchOutcome
 from llamadash.core.flags import FlagCache
@@ -23,6 +24,9 @@ from llamadash.core.profiles import Profile, ProfileSet
 from llamadash.core.runtime.base import Observation, Runtime
 from llamadash.core.settings import Settings
 from llamadash.core.statefile import LoadHistory
+
+if TYPE_CHECKING:
+    from llamadash.core.reload import ConfigWatch
 
 log = logging.getLogger(__name__)
 EventListener = Callable[[SwitchEvent], None]
@@ -97,6 +101,7 @@ class EngineState:
         self._obs_last: Observation | None = None  # never cleared: shown while switching
         self._obs_cache: tuple[float, Observation] | None = None
         self._http = LoopbackHttp(runtime.endpoint_host, settings.port)
+        self.config_watch: ConfigWatch | None = None  # models.conf reloads (set by build_engine)
         self._connection_owners: list[Callable[[], None]] = [self._http.close]
 
     @property

@@ -125,6 +125,12 @@ class Status:
     log_tail: tuple[str, ...] = field(default=())
     warning: str = ""
     """What the user should know about the shown server's switch ("flags not checked: …")."""
+    config_error: str | None = None
+    """models.conf cannot be read (``file:line: …``): the last good profiles stay in use."""
+    settings_changed: tuple[str, ...] = ()
+    """``[llamadash]`` settings edited since start: they apply when llamadash restarts."""
+    restart_to_apply: bool = False
+    """The running profile's arguments in models.conf changed; a restart applies them."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

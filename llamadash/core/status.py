@@ -22,6 +22,7 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
     event = switcher.last_event
     uptime = time.time() - obs.started_at if obs.running and obs.started_at else None
     profile = switcher.profiles.get(obs.profile_id) if obs.profile_id else None
+    health = switcher.config_watch.health if switcher.config_watch is not None else None
     base = Status(
         state=State.IDLE,
         profile_id=None,
@@ -35,6 +36,8 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
         args=obs.args,
         exit_code=obs.exit_code,
         queued=queued,
+        config_error=health.error if health else None,
+        settings_changed=health.settings_changed if health else (),
     )
     exited = f"exited {obs.exit_code}" if obs.state == "exited" else ""
     if event.state in BUSY_STATES or (switcher.busy and event.state != State.FAILED):
@@ -69,6 +72,7 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
             managed=ours,
             warning=event.warning if ours else "",
             last_error=event.error,  # e.g. a switch refused before anything was stopped
+            restart_to_apply=health.restart_to_apply(obs) if health else False,
         )
     if obs.state == "exited" and obs.exit_code not in (None, 0, 143):
         return replace(

@@ -25,6 +25,7 @@ from llamadash.core.engine_state import (
 from llamadash.core.events import Result, State, Status, SwitchOutcome
 from llamadash.core.net import health
 from llamadash.core.procedure import HEALTH_INTERVAL, TAIL_LINES, SwitchProcedure
+from llamadash.core.profiles import ProfileSet
 from llamadash.core.runtime.base import EngineUnavailableError
 from llamadash.core.status import build_status
 from llamadash.core.watching import Watching
@@ -54,6 +55,21 @@ class Switcher(SwitchProcedure, Watching):
             await self.adopt_running(obs)
         self.watch(self.runtime.watch_interval)
         return await self.status()
+
+    def replace_profiles(self, profiles: ProfileSet) -> None:
+        """models.conf was reloaded (core/reload.py): requests from now on see ``profiles``.
+
+        The running switch keeps the profile it started with; a queued request whose profile
+        was removed fails at once (its caller would otherwise wait for a profile now gone).
+        """
+        self.profiles = profiles
+        queued = self._queued
+        if queued is not None and queued.target and profiles.get(queued.target) is None:
+            self._queued = None
+            if not queued.future.done():
+                reason = f"profile {queued.target!r} was removed from {profiles.path}"
+                queued.future.set_result(SwitchOutcome(Result.FAILED, queued.target, reason))
+        self.revision += 1
 
     # --- requests -------------------------------------------------------------------------
     async def request(self, target: str | None, *, restart: bool = False) -> SwitchOutcome:

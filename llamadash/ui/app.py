@@ -25,7 +25,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from llamadash.collectors.bundle import Collectors
 from llamadash.core.context import Engine
 from llamadash.core.events import BUSY_STATES, Result, State, SwitchEvent
+from llamadash.core.reload import ConfigHealth
 from llamadash.ui.messages import (
+    ConfigReloaded,
     ContainerSampled,
     EngineChanged,
     GpuSampled,
@@ -98,6 +100,7 @@ class LlamaDash(App[None]):
         self.log_seq = 0
         self.quit_message = ""
         self._unsubscribe: Any = None
+        self._unwatch: Any = None
         self._last_shown: dict[type[Pane], Any] = {}
         self._pending: dict[type[Pane], Any] = {}
         self._container_changed = False
@@ -140,6 +143,8 @@ class LlamaDash(App[None]):
                 loop.call_soon_threadsafe(self._drain_soon, context=context)
 
         self.switcher.logs.on_new(wake)
+        self._unwatch = self.engine.watch.subscribe(self._on_config)
+        self.engine.watch.start()
         self.set_interval(self.refresh_seconds, self.paint)
         self.drain_logs()
         if self.api is not None:
@@ -157,9 +162,15 @@ class LlamaDash(App[None]):
         # Called on the loop by the switcher; a message keeps widget updates in the handlers.
         self.post_message(EngineChanged(event))
 
+    def _on_config(self, health: ConfigHealth) -> None:
+        self.post_message(ConfigReloaded(health))
+
     async def on_unmount(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
+        if self._unwatch:
+            self._unwatch()
+        await self.engine.watch.aclose()
         self.switcher.logs.on_new(None)
         self.workers.cancel_all()
         if self.api is not None:
@@ -239,6 +250,11 @@ class LlamaDash(App[None]):
             self._container_changed = False
             last = time.monotonic()
             self.post_message(StatusObserved(await self.switcher.status()))
+
+    @work(exclusive=True, group="status-once", exit_on_error=False)
+    async def refresh_status(self) -> None:
+        """One status now (models.conf was reloaded): the header shows what it means."""
+        self.post_message(StatusObserved(await self.switcher.status()))
 
     @work(group="switch", exit_on_error=False)
     async def request_switch(self, target: str | None, restart: bool = False) -> None:
@@ -328,6 +344,18 @@ class LlamaDash(App[None]):
         if message.event.state == State.STARTING and message.event.warning:
             self.notify(message.event.warning, title="Note", severity="warning", markup=False)
 
+    def on_config_reloaded(self, message: ConfigReloaded) -> None:
+        if self.closing:
+            return
+        if message.health.error:
+            self.notify(
+                f"{message.health.error}; the previous profiles stay in use",
+                title="models.conf not reloaded",
+                severity="error",
+                timeout=15,
+            )
+        self.refresh_status()
+
     def on_status_observed(self, message: StatusObserved) -> None:
         if self.closing:
             return
@@ -372,12 +400,12 @@ class LlamaDash(App[None]):
             else:
                 doing = "A switch is starting"
             note = f"{doing}: your choice runs next (the latest choice wins)."
-        self.push_screen(ModelPicker(self.engine.profiles, current, note), self._picked)
+        self.push_screen(ModelPicker(self.switcher.profiles, current, note), self._picked)
 
     def _picked(self, profile_id: str | None) -> None:
         if profile_id is None:
             return
-        profile = self.engine.profiles.get(profile_id)
+        profile = self.switcher.profiles.get(profile_id)
         self.notify(f"Switching to {profile.name if profile else profile_id}…")
         self.request_switch(profile_id)
 

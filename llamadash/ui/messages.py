@@ -11,6 +11,7 @@ from llamadash.collectors.gpu import GpuSnapshot
 from llamadash.collectors.server import ServerSnapshot
 from llamadash.collectors.system import SystemSnapshot
 from llamadash.core.events import Status, SwitchEvent, SwitchOutcome
+from llamadash.core.reload import ConfigHealth
 
 
 @dataclass
@@ -60,3 +61,10 @@ class SwitchFinished(Message):
     """A switch (or stop) requested from the dashboard ended."""
 
     outcome: SwitchOutcome
+
+
+@dataclass
+class ConfigReloaded(Message):
+    """models.conf was read again (or failed to be): the new health."""
+
+    health: ConfigHealth

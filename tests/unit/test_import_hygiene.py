@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+import llamadash
 
 HEADLESS = [
     "llamadash.core.context",
@@ -40,3 +44,25 @@ def test_core_does_not_load_starlette() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+ABOVE_THE_CORE = ("llamadash.collectors", "llamadash.api", "llamadash.ui", "llamadash.commands")
+
+
+def test_the_core_imports_nothing_above_it_not_even_inside_a_function() -> None:
+    """The layers contract (pyproject.toml) by hand: a lazy import counts too."""
+    core = Path(llamadash.__file__).parent / "core"
+    found = []
+    for path in sorted(core.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                if name == "llamadash.cli" or name.startswith(ABOVE_THE_CORE):
+                    found.append(f"{path.name}:{node.lineno} imports {name}")
+    assert found == []

@@ -7,6 +7,7 @@ import time
 from textual.content import Content
 
 from llamadash.core.events import State, Status, SwitchEvent
+from llamadash.core.reload import settings_note
 from llamadash.ui.format import ACCENT, BAD, MUTED, OK, WARN, duration
 from llamadash.ui.widgets.rows import RowsPane
 
@@ -40,6 +41,19 @@ def describe(event: SwitchEvent) -> str:
     return "Idle: no model running (press m)"
 
 
+RESTART_TO_APPLY = "args changed in models.conf: restart to apply (r)"
+
+
+def config_note(status: Status) -> str:
+    """What models.conf asks of the user besides a restart: a fix, a llamadash restart."""
+    notes = []
+    if status.config_error:
+        notes.append(f"config error, previous profiles kept: {status.config_error}")
+    if status.settings_changed:
+        notes.append(settings_note(status.settings_changed))
+    return "; ".join(notes)
+
+
 class StatusLine(RowsPane):
     """One line at the top, redrawn on every engine event and on the app's paint tick."""
 
@@ -52,6 +66,8 @@ class StatusLine(RowsPane):
         self.since = time.time()
         self.note = ""
         self.queued: str | None = None
+        self.config = ""
+        self.restart_to_apply = False
 
     def on_mount(self) -> None:
         self.refresh_line()
@@ -60,6 +76,8 @@ class StatusLine(RowsPane):
         """Show an engine event at once."""
         if event.state != self.state:
             self.since = event.at
+        if event.state in (State.STOPPING, State.STARTING):
+            self.restart_to_apply = False  # the next server starts from models.conf as it is
         self.state = event.state
         self.text = describe(event)
         self.refresh_line()
@@ -68,6 +86,8 @@ class StatusLine(RowsPane):
         """Correct the line from observation (e.g. a server killed outside llamadash)."""
         self.note = status.note
         self.queued = status.queued
+        self.config = config_note(status)
+        self.restart_to_apply = status.restart_to_apply
         if status.state != self.state and status.state not in (State.LOADING, State.STARTING):
             self.state = status.state
             self.since = status.since
@@ -93,6 +113,10 @@ class StatusLine(RowsPane):
             parts.append((f"  (next: {self.queued})", WARN))
         if self.note:
             parts.append((f"  [{self.note}]", WARN))
+        if self.restart_to_apply:
+            parts.append((f"  [{RESTART_TO_APPLY}]", WARN))
+        if self.config:
+            parts.append((f"  [{self.config}]", BAD if "config error" in self.config else WARN))
         parts.append((f"   server {self.endpoint}", ACCENT))
         parts.append((f"   api {self.api}", ACCENT))
         # Repainted only when the text or colours changed (RowsPane).
