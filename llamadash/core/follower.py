@@ -97,11 +97,11 @@ class LogFollower:
         self._ident = ""
 
     def close(self) -> None:
-        """Save the position now (the thread may go on until the process exits)."""
+        """Save the position now and let go (the thread may go on until the process exits)."""
         if self._ident:
             self.save(self._ident)
-        if self._done is not None and not self._done.done():
-            self._done.cancel()
+        self._done = None  # nothing waits for it any more: a later stop() returns at once
+        self._ident = ""
 
     def save(self, ident: str) -> None:
         """Write ``ident``'s read position (best effort: a lost save repeats a few lines)."""
