@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.envfile import join_args, write_env
-from llamadash.core.profiles import CONTAINER_MODELS_DIR
+from llamadash.core.profiles import CONTAINER_MODELS_DIR, HOST_FLAG, PORT_FLAG
 from llamadash.core.runtime.base import (
     EngineUnavailableError,
     LaunchSpec,
@@ -104,7 +104,7 @@ class ComposeRuntime:
     def command(self, spec: LaunchSpec) -> tuple[str, ...]:
         """The arguments the container will run, as ``docker inspect`` will show them."""
         host = "127.0.0.1" if self.host_network() else "0.0.0.0"
-        return ("--host", host, "--port", str(spec.port), *self._profile_args(spec))
+        return (HOST_FLAG[0], host, PORT_FLAG[0], str(spec.port), *self._profile_args(spec))
 
     def host_network(self) -> bool:
         """Whether the service uses host networking (then llama-server binds 127.0.0.1).

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.net import port_free
+from llamadash.core.profiles import HOST_FLAG, PORT_FLAG
 from llamadash.core.runtime.base import LaunchSpec, Observation, RuntimeFailure
 from llamadash.core.runtime.binary import find_llama_server
 from llamadash.core.runtime.signals import escalate_stop
@@ -94,7 +95,7 @@ class ProcessRuntime:
 
     def command(self, spec: LaunchSpec) -> tuple[str, ...]:
         """The argument list (after the binary) ``start`` will use."""
-        host = ("--host", "127.0.0.1", "--port", str(spec.port))
+        host = (HOST_FLAG[0], "127.0.0.1", PORT_FLAG[0], str(spec.port))
         return (*host, *spec.profile.server_args(str(spec.model_path)))
 
     def start(self, spec: LaunchSpec) -> Observation:
