@@ -166,13 +166,15 @@ class ProfileSet:
 class UnknownProfileError(LookupError):
     """No profile matches a name; carries near matches and the valid ids."""
 
-    def __init__(self, query: str, suggestions: Iterable[str], valid: Iterable[str]):
+    def __init__(
+        self, query: str, suggestions: Iterable[str], valid: Iterable[str], reason: str = ""
+    ):
         self.query = query
         self.suggestions = tuple(suggestions)
         self.valid = tuple(valid)
         hint = f" Did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
         super().__init__(
-            f"unknown profile {query!r}.{hint if self.suggestions else ''}"
+            f"{reason or f'unknown profile {query!r}'}.{hint if self.suggestions else ''}"
             f" Valid ids: {', '.join(self.valid)}"
         )
 
