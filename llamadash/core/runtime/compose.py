@@ -17,6 +17,7 @@ from llamadash.core.runtime.base import (
     Observation,
     RuntimeFailure,
 )
+from llamadash.core.runtime.environ import compose_env
 from llamadash.core.runtime.signals import escalate_stop
 
 SERVICE = "llama-server"
@@ -167,7 +168,7 @@ class ComposeRuntime:
         return last
 
     def compose(self, *args: str, timeout: float = 600) -> str:
-        """Run ``docker compose`` for this project (never through a shell).
+        """Run ``docker compose`` for this project (never through a shell, never with our secrets).
 
         Raises:
             EngineUnavailableError: no docker CLI or compose plugin.
@@ -187,7 +188,9 @@ class ComposeRuntime:
             *args,
         ]
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+            done = subprocess.run(  # compose_env(): no secrets, and no exported LLAMA_ARGS
+                cmd, capture_output=True, text=True, timeout=timeout, check=False, env=compose_env()
+            )
         except FileNotFoundError:
             raise EngineUnavailableError(
                 "the docker CLI is not installed (need docker + compose v2)"

