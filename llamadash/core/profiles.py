@@ -289,5 +289,6 @@ def _refuse_owned(args: tuple[str, ...], entry: Entry, path: Path | str) -> None
         name = flag_name(arg)
         if name is not None and name in OWNED_FLAGS:
             long, why = OWNED_FLAGS[name]
-            shown = name if name == long else f"{name} ({long})"
+            written = arg.split("=", 1)[0]
+            shown = written if written == long else f"{written} ({long})"
             raise ConfigError(path, entry.line, f"{shown} {why}", entry.key)
