@@ -289,7 +289,8 @@ def test_owned_flag_spellings_are_exactly_those_of_the_real_help() -> None:
         lines = [
             names
             for line in (result.stdout + result.stderr).splitlines()
-            if long in (names := parse_help(line))
+            # flag lines start in column 0; indented ones continue a description
+            if not line.startswith(" ") and long in (names := parse_help(line))
         ]
         assert lines == [spellings], long
 
