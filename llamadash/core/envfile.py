@@ -1,11 +1,13 @@
 r"""The block of .env that llamadash manages: render, quote, atomic write, .env.prev backup.
 
-Lines outside the block belong to the user and are kept byte for byte, line endings included;
-the block follows the file's style (CRLF stays CRLF, which Compose reads too). Values are written
-single-quoted, which Compose reads literally (no interpolation, no escapes). LLAMA_ARGS holds
-the whole argument list as one string that Compose splits (shell-words rules) when it
-substitutes it into ``command:``; each argument is therefore double-quoted with ``\\`` and
-``"`` escaped. A single quote, newline or NUL cannot be carried safely and is rejected.
+Lines outside the block belong to the user and are kept byte for byte, line endings included
+(a marker left without its partner by a hand edit or a merge ends nothing: it is noted and the
+lines after it stay the user's); the block follows the file's style (CRLF stays CRLF, which
+Compose reads too). Values are written single-quoted, which Compose reads literally (no
+interpolation, no escapes). LLAMA_ARGS holds the whole argument list as one string that Compose
+splits (shell-words rules) when it substitutes it into ``command:``; each argument is therefore
+double-quoted with ``\\`` and ``"`` escaped. A single quote, newline or NUL cannot be carried
+safely and is rejected.
 """
 
 from __future__ import annotations
@@ -94,6 +96,35 @@ def _lines(text: str, eol: str) -> list[str]:
     return [f"{part}\n" for part in parts] + ([last + eol] if last else [])
 
 
+# A marker with no partner (a hand edit, a merge) is commented out with this note, so the lines
+# after it stay the user's and it never pairs with a later marker to swallow them.
+UNPAIRED = "# llamadash: this marker had no partner, so the lines around it were kept: "
+
+
+def _blocks(lines: Sequence[str]) -> tuple[list[range], set[int]]:
+    """The managed blocks (BEGIN up to the next marker, when that is END) and unpaired markers.
+
+    A BEGIN followed by another BEGIN or by the end of the file starts no block: the lines after
+    it were (or became) the user's, and only a complete block may be replaced.
+    """
+    markers = [i for i, line in enumerate(lines) if line.startswith((BEGIN, END))]
+    blocks: list[range] = []
+    unpaired: set[int] = set()
+    for position, index in enumerate(markers):
+        if blocks and index == blocks[-1].stop - 1:
+            continue  # the END of the block just found
+        following = markers[position + 1] if position + 1 < len(markers) else None
+        if (
+            lines[index].startswith(BEGIN)
+            and following is not None
+            and lines[following].startswith(END)
+        ):
+            blocks.append(range(index, following + 1))
+        else:
+            unpaired.add(index)
+    return blocks, unpaired
+
+
 def merge(existing: str, block: str) -> str:
     """Replace the managed block in ``existing`` (or append it), keeping every other line.
 
@@ -101,32 +132,31 @@ def merge(existing: str, block: str) -> str:
     line endings byte for byte, and the block is written in the file's style (see
     :func:`line_ending`), so a CRLF file stays CRLF. A user line that sets a variable the
     block sets would silently win or lose depending on order, so it is commented out with a
-    note instead of being deleted.
+    note instead of being deleted; so is a marker without its partner (see :func:`_blocks`).
+    The first complete block is replaced in place; any later one is llamadash's too and goes.
     """
     eol = line_ending(existing)
     managed = {line.split("=", 1)[0] for line in block.splitlines()[1:-1]}
     block = block.replace("\n", eol)  # values never hold a newline (check_value)
-    before: list[str] = []
-    after: list[str] = []
-    kept = before
-    inside = False
-    for raw in _lines(existing, eol):
-        line = raw.removesuffix("\n").removesuffix("\r")
-        if line.startswith(BEGIN):
-            inside = True
-            continue
-        if inside:
-            if line.startswith(END):
-                inside = False
-                kept = after  # lines after the block stay after it
+    raws = _lines(existing, eol)
+    lines = [raw.removesuffix("\n").removesuffix("\r") for raw in raws]
+    blocks, unpaired = _blocks(lines)
+    inside = {i for span in blocks for i in span}
+    kept: list[str] = []
+    for index, (raw, line) in enumerate(zip(raws, lines, strict=True)):
+        if blocks and index == blocks[0].start:
+            kept.append(block)
+        if index in inside:
             continue
         name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
-        if "=" in line and not line.lstrip().startswith("#") and name in managed:
+        if index in unpaired:
+            kept.append(UNPAIRED + raw)
+        elif "=" in line and not line.lstrip().startswith("#") and name in managed:
             kept.append(f"# overridden by llamadash (set it in models.conf): {raw}")
         else:
             kept.append(raw)
-    if kept is after:  # the block was there: replace it in place
-        return "".join(before) + block + "".join(after)
+    if blocks:
+        return "".join(kept)
     while kept and kept[-1] in ("\n", "\r\n"):  # trailing blank lines: one blank line only
         kept.pop()
     return "".join(kept) + eol + block if kept else block
@@ -165,14 +195,10 @@ def read_block(path: Path) -> dict[str, str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return {}
+    blocks, _ = _blocks(lines)
     values: dict[str, str] = {}
-    inside = False
-    for line in lines:
-        if line.startswith(BEGIN):
-            inside = True
-        elif line.startswith(END):
-            inside = False
-        elif inside and "=" in line:
+    for line in (lines[i] for i in blocks[0][1:-1]) if blocks else ():
+        if "=" in line:
             name, value = line.split("=", 1)
             values[name] = value[1:-1] if value.startswith("'") else value
     return values

@@ -35,15 +35,25 @@ def parse_help(text: str) -> frozenset[str]:
     return frozenset(flags)
 
 
+def flag_name(arg: str) -> str | None:
+    """The flag ``arg`` names as llama-server reads it, or None for a value (``-1``, ``-``).
+
+    ``--ctx_size=4096`` → ``--ctx-size``: llama-server turns ``_`` into ``-`` in long flags, and
+    the ``=`` form is cut at the ``=`` so no spelling slips past a check.
+    """
+    if not arg.startswith("-") or _NUMBER.match(arg) or arg == "-":
+        return None
+    flag = arg.split("=", 1)[0]
+    return flag.replace("_", "-") if flag.startswith("--") else flag
+
+
 def unknown_flags(args: Sequence[str], known: Iterable[str]) -> list[tuple[str, list[str]]]:
     """Flags in ``args`` the server does not accept, each with close matches."""
     known_set = frozenset(known)
     problems: list[tuple[str, list[str]]] = []
     for arg in args:
-        if not arg.startswith("-") or _NUMBER.match(arg) or arg == "-":
-            continue
-        flag = arg.split("=", 1)[0]
-        if flag not in known_set:
+        flag = flag_name(arg)
+        if flag is not None and flag not in known_set:
             problems.append((flag, difflib.get_close_matches(flag, sorted(known_set), n=3)))
     return problems
 

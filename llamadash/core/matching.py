@@ -7,25 +7,47 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llamadash.core.profiles import Profile, ProfileSet
+    from llamadash.core.profiles import Profile, ProfileSet, UnknownProfileError
+
+
+# ASCII digits only: str.isdigit() also takes "²", which int() then rejects.
+_MENU = re.compile(r"(?P<bench>b?)(?P<number>[0-9]+)")
 
 
 def menu_number(profiles: ProfileSet, query: str) -> Profile | None:
     """``"2"`` → the second production profile; ``"b1"`` → the first bench profile."""
-    text = query.strip().lower()
-    pool = profiles.production
-    if text.startswith("b") and text[1:].isdigit():
-        pool, text = profiles.benches, text[1:]
-    if text.isdigit() and 1 <= int(text) <= len(pool):
-        return pool[int(text) - 1]
-    return None
+    match = _MENU.fullmatch(query.strip().lower())
+    if match is None:
+        return None
+    pool = profiles.benches if match["bench"] else profiles.production
+    number = int(match["number"])
+    return pool[number - 1] if 1 <= number <= len(pool) else None
+
+
+def _no_such_number(profiles: ProfileSet, query: str, lowered: str) -> UnknownProfileError:
+    """A menu number out of range: say how many there are, offer ids that hold it."""
+    from llamadash.core.profiles import UnknownProfileError
+
+    bench = lowered.startswith("b")
+    count = len(profiles.benches if bench else profiles.production)
+    kind, first = ("bench profile", "b1") if bench else ("profile number", "1")
+    if count == 0:
+        there = f"there are no {'bench' if bench else 'production'} profiles"
+    else:
+        there = f"there is only {first}" if count == 1 else f"there are {count} ({first}–"
+        there += "" if count == 1 else f"{'b' if bench else ''}{count})"
+    # An id holding the number is only suggested: "switch 6" must never start "qwen-6b".
+    holding = [p.id for p in profiles.profiles if lowered in p.id.lower()]
+    ids = [p.id for p in profiles.profiles]
+    return UnknownProfileError(query, holding, ids, f"no {kind} {lowered}: {there}")
 
 
 def resolve_profile(profiles: ProfileSet, query: str) -> Profile:
     """Resolve ``query`` to exactly one profile.
 
     Order: exact id → menu number → unique id prefix → unique case-insensitive substring of
-    id or name → a single close fuzzy match.
+    id or name → a single close fuzzy match. A number (``6``, ``b6``) that is neither an id
+    nor a menu number is an error: it is never read as part of a name or as a typo.
 
     Raises:
         UnknownProfileError: with near matches and every valid id.
@@ -43,6 +65,8 @@ def resolve_profile(profiles: ProfileSet, query: str) -> Profile:
     same = [p for p in profiles.profiles if p.id.lower() == lowered]
     if len(same) == 1:
         return same[0]
+    if _MENU.fullmatch(lowered):
+        raise _no_such_number(profiles, query, lowered)
     prefixed = [p for p in profiles.profiles if p.id.lower().startswith(lowered)]
     if len(prefixed) == 1:
         return prefixed[0]

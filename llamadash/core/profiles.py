@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from llamadash.core.flags import flag_name
 from llamadash.core.inifile import ConfigError, Entry, Section, parse_ini
 
 DEFAULTS_SECTION = "defaults"
@@ -29,15 +30,60 @@ PROFILE_KEYS = (
     "timeout",
     *INT_KEYS,
 )
-# The llama-server flag each numeric key becomes.
-INT_FLAGS = {
-    "ctx": "--ctx-size",
-    "ngl": "--n-gpu-layers",
-    "batch": "--batch-size",
-    "ubatch": "--ubatch-size",
-    "threads": "--threads",
-    "parallel": "--parallel",
+
+# --- the flags llamadash writes ----------------------------------------------------------------
+# Each tuple is every spelling llama-server accepts for one flag (its --help: "-m, --model"); the
+# first is the one written. The runtimes write HOST_FLAG and PORT_FLAG (as compose.yaml's
+# `command:` does), server_args() the rest. `extra` may not repeat any of them: it comes last and
+# the server takes the last value, so `extra = --host 0.0.0.0` would open the server to the
+# network and `--port`/`--model` would make every switch wait for the wrong thing.
+HOST_FLAG = ("--host",)
+PORT_FLAG = ("--port",)
+MODEL_FLAG = ("--model", "-m")
+ALIAS_FLAG = ("--alias", "-a")
+KEY_FLAGS = {
+    "ctx": ("--ctx-size", "-c"),
+    "ngl": ("--n-gpu-layers", "-ngl", "--gpu-layers"),
+    "batch": ("--batch-size", "-b"),
+    "ubatch": ("--ubatch-size", "-ub"),
+    "threads": ("--threads", "-t"),
+    "parallel": ("--parallel", "-np"),
+    "ot": ("--override-tensor", "-ot"),
 }
+"""The flag each profile key becomes."""
+_INSTEAD = "set port in [llamadash] instead"
+_WRITTEN = (
+    (HOST_FLAG, f"(llama-server listens on 127.0.0.1:<port>); {_INSTEAD}"),
+    (PORT_FLAG, f"; {_INSTEAD}"),
+    (MODEL_FLAG, "; set the profile's model key instead"),
+    (ALIAS_FLAG, "(API clients name the model by profile id); rename the [section] instead"),
+    *((flags, f"from key '{key}'; set {key} instead") for key, flags in KEY_FLAGS.items()),
+)
+# Not written, but each changes where or what llamadash reaches: a key it does not send
+# (/metrics, /slots, /props answer 401), HTTPS it does not speak, endpoints moved under a prefix,
+# two servers on one port, another model than the profile's. These stay allowed: --path
+# (static files only), --no-webui, --no-slots (the collectors cope).
+_KEYED = "llama-server would demand a key llamadash does not send; it listens on 127.0.0.1 only"
+_TLS = "llama-server would speak HTTPS, which llamadash does not; it listens on 127.0.0.1 only"
+_OTHER_MODEL = "it loads another model than the profile's; download the GGUF and set model"
+_REFUSED = (
+    (("--api-key",), _KEYED),
+    (("--api-key-file",), _KEYED),
+    (("--ssl-key-file",), _TLS),
+    (("--ssl-cert-file",), _TLS),
+    (("--api-prefix",), "it moves every endpoint, /health too, away from where llamadash looks"),
+    (("--reuse-port",), "two servers could share the port and /health answer for the old one"),
+    (("--model-url", "-mu"), _OTHER_MODEL),
+    (("--hf-repo", "-hf", "-hfr"), _OTHER_MODEL),
+    (("--hf-file", "-hff"), _OTHER_MODEL),
+    (("--docker-repo", "-dr"), _OTHER_MODEL),
+)
+OWNED_FLAGS = {
+    spelling: (flags[0], f"is set by llamadash {why}".replace(" ;", ";"))
+    for flags, why in _WRITTEN
+    for spelling in flags
+} | {spelling: (flags[0], f"is refused: {why}") for flags, why in _REFUSED for spelling in flags}
+"""Every spelling of a flag ``extra`` may not hold → (its long form, why and what to do)."""
 DEFAULT_LOAD_TIMEOUT = 600.0
 CONTAINER_MODELS_DIR = "/models"
 
@@ -74,13 +120,13 @@ class Profile:
             model_arg: the model path as the server will see it (inside the container for
                 Compose, on the host for the process runtime).
         """
-        args: list[str] = ["--model", model_arg, "--alias", self.id]
-        for key, flag in INT_FLAGS.items():
+        args: list[str] = [MODEL_FLAG[0], model_arg, ALIAS_FLAG[0], self.id]
+        for key in INT_KEYS:
             value = getattr(self, key)
             if value is not None:
-                args += [flag, str(value)]
+                args += [KEY_FLAGS[key][0], str(value)]
         for pattern in self.ot:
-            args += ["--override-tensor", pattern]
+            args += [KEY_FLAGS["ot"][0], pattern]
         return (*args, *self.extra)
 
 
@@ -120,13 +166,15 @@ class ProfileSet:
 class UnknownProfileError(LookupError):
     """No profile matches a name; carries near matches and the valid ids."""
 
-    def __init__(self, query: str, suggestions: Iterable[str], valid: Iterable[str]):
+    def __init__(
+        self, query: str, suggestions: Iterable[str], valid: Iterable[str], reason: str = ""
+    ):
         self.query = query
         self.suggestions = tuple(suggestions)
         self.valid = tuple(valid)
         hint = f" Did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
         super().__init__(
-            f"unknown profile {query!r}.{hint if self.suggestions else ''}"
+            f"{reason or f'unknown profile {query!r}'}.{hint if self.suggestions else ''}"
             f" Valid ids: {', '.join(self.valid)}"
         )
 
@@ -227,7 +275,20 @@ def _convert(entry: Entry, path: Path | str) -> object:
         return lowered in ("true", "yes", "1", "on")
     if entry.key == "extra":
         try:
-            return tuple(shlex.split(value))
+            args = tuple(shlex.split(value))
         except ValueError as exc:
             raise ConfigError(path, entry.line, f"cannot split flags: {exc}", entry.key) from None
+        _refuse_owned(args, entry, path)
+        return args
     return value
+
+
+def _refuse_owned(args: tuple[str, ...], entry: Entry, path: Path | str) -> None:
+    """Reject any spelling of an :data:`OWNED_FLAGS` flag (``-m``, ``--host=x``, ``--api_key``)."""
+    for arg in args:
+        name = flag_name(arg)
+        if name is not None and name in OWNED_FLAGS:
+            long, why = OWNED_FLAGS[name]
+            written = arg.split("=", 1)[0]
+            shown = written if written == long else f"{written} ({long})"
+            raise ConfigError(path, entry.line, f"{shown} {why}", entry.key)

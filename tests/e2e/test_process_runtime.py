@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from pathlib import Path
 
@@ -39,6 +40,30 @@ async def test_switch_between_profiles_as_child_processes(engine_p: Engine) -> N
     assert (
         sum(line.startswith("--- switching to") for line in engine_p.switcher.logs.snapshot()) == 3
     )
+
+
+async def test_server_child_gets_no_secret_of_ours(
+    engine_p: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the child inherited our whole environment, the side API's token included.
+    secrets = {
+        "LLAMADASH_API_TOKEN": "side-api-secret",
+        "HF_TOKEN": "hf_secret",
+        "LLAMA_API_KEY": "would-lock-llamadash-out",
+    }
+    for name, value in {**secrets, "GGML_LLAMADASH_PROBE": "1", "LC_ALL": "C.UTF-8"}.items():
+        monkeypatch.setenv(name, value)
+    assert (await engine_p.switcher.request("tiny")).result == Result.READY
+    pid = (await engine_p.switcher.status()).container
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    child = dict(item.decode().split("=", 1) for item in raw if item)
+    assert not set(secrets) & set(child), sorted(set(secrets) & set(child))
+    assert all(value not in child.values() for value in secrets.values())
+    for name in ("PATH", "HOME", "GGML_LLAMADASH_PROBE", "LC_ALL"):
+        assert child[name] == os.environ[name]
+    # LLAMA_API_KEY did not reach it: /slots (not public like /health) answers without a key.
+    slots = httpx.get(f"{engine_p.switcher.endpoint}/slots", timeout=10)
+    assert slots.status_code == 200, slots.text
 
 
 async def test_a_second_llamadash_sees_the_server(engine_p: Engine) -> None:

@@ -307,6 +307,81 @@ def test_user_lines_survive_any_content(
     assert env.read_bytes().decode() == original.replace(block1, block2, 1)
 
 
+# --- markers without a partner (a hand edit, a merge) -----------------------------------------
+
+OLD_BLOCK = render_block({"LLAMADASH_PROFILE": "old", "LLAMA_PORT": "1"})
+NEW = {"LLAMADASH_PROFILE": "new", "LLAMA_PORT": "2"}
+
+
+def test_start_marker_without_end_keeps_every_line_after_it(tmp_path: Path) -> None:
+    # Regression: every line after a BEGIN with no END was dropped, and the next switch
+    # overwrote .env.prev, the only copy left.
+    env = tmp_path / ".env"
+    orphan = "A=1\n" + OLD_BLOCK.removesuffix(END + "\n") + "MINE=after\n# my note\n"
+    env.write_text(orphan)
+    assert write_env(env, NEW) is True
+    old_lines = OLD_BLOCK.splitlines()
+    assert env.read_text() == (
+        "A=1\n"
+        f"{envfile.UNPAIRED}{BEGIN}\n"
+        f"# overridden by llamadash (set it in models.conf): {old_lines[1]}\n"
+        f"# overridden by llamadash (set it in models.conf): {old_lines[2]}\n"
+        "MINE=after\n# my note\n\n" + render_block(NEW)
+    )
+    assert (tmp_path / ".env.prev").read_text() == orphan
+    assert read_block(env) == NEW
+    after_first = env.read_text()
+    assert write_env(env, NEW) is False  # stable: the orphan is not re-noted
+    assert write_env(env, {**NEW, "LLAMA_PORT": "3"}) is True
+    assert (tmp_path / ".env.prev").read_text() == after_first
+    assert "MINE=after\n# my note\n" in env.read_text()
+
+
+def test_two_start_markers_keep_the_lines_between_them(tmp_path: Path) -> None:
+    # Regression: the lines between a stray BEGIN and the real block were dropped.
+    env = tmp_path / ".env"
+    env.write_text(f"{BEGIN}\nMINE=1\n{OLD_BLOCK}TAIL=1\n")
+    write_env(env, NEW)
+    assert env.read_text() == f"{envfile.UNPAIRED}{BEGIN}\nMINE=1\n{render_block(NEW)}TAIL=1\n"
+    assert read_block(env) == NEW
+
+
+def test_end_marker_without_start_is_noted_and_nothing_is_lost(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"A=1\n{END}\nB=2\n{OLD_BLOCK}C=3\n{END}\nD=4\n")
+    write_env(env, NEW)
+    note = f"{envfile.UNPAIRED}{END}\n"
+    assert env.read_text() == f"A=1\n{note}B=2\n{render_block(NEW)}C=3\n{note}D=4\n"
+
+
+def test_second_complete_block_is_removed_and_lines_between_kept(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"<<<<<<< HEAD\n{OLD_BLOCK}=======\n{OLD_BLOCK}>>>>>>> theirs\n")
+    write_env(env, NEW)
+    assert env.read_text() == f"<<<<<<< HEAD\n{render_block(NEW)}=======\n>>>>>>> theirs\n"
+
+
+_NOT_END = _USER_LINE.filter(lambda line: "=" in line or line.startswith("#"))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=st.lists(st.one_of(_NOT_END, st.just(BEGIN), st.just("LLAMA_PORT='1'")), max_size=8))
+def test_without_an_end_marker_no_line_is_lost(tmp_path: Path, lines: list[str]) -> None:
+    env = tmp_path / ".env"
+    env.write_bytes("".join(f"{line}\n" for line in lines).encode())
+    write_env(env, {"LLAMA_PORT": "2"})
+    text = env.read_bytes().decode()
+    assert text.endswith(render_block({"LLAMA_PORT": "2"}))  # no END: no block to replace
+    # split("\n"): a user line may hold \x1e and the like, which splitlines() breaks at
+    kept = text.removesuffix(render_block({"LLAMA_PORT": "2"})).split("\n")
+    kept = [line for line in kept[:-1] if line]  # the blank line before the block
+    assert len(kept) == len(lines)
+    assert all(now.endswith(line) for now, line in zip(kept, lines, strict=True))
+    assert write_env(env, {"LLAMA_PORT": "2"}) is False
+
+
 # --- the real Compose round trip -------------------------------------------------------------
 
 

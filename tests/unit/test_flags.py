@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from llamadash.core.flags import FlagCache, describe_unknown, parse_help, unknown_flags
+from llamadash.core.flags import (
+    FlagCache,
+    describe_unknown,
+    flag_name,
+    parse_help,
+    unknown_flags,
+)
+from llamadash.core.profiles import OWNED_FLAGS
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CACHE = Path(os.environ.get("LLAMADASH_CACHE", Path.home() / ".cache" / "llamadash"))
@@ -262,6 +269,38 @@ def test_real_llama_server_help() -> None:
     for profile in load_profiles(repo / "models.conf").profiles:
         args = profile.server_args("/models/x.gguf")
         assert unknown_flags(args, flags) == [], profile.id
+
+
+def test_owned_flag_spellings_are_exactly_those_of_the_real_help() -> None:
+    """models.conf is checked without the binary, so the table must list every alias it has."""
+    binary = _real_binary()
+    if binary is None:
+        message = f"no llama-server binary under {CACHE}/llama-server/*/ (make testbed builds it)"
+        if IN_CI:
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    result = subprocess.run(
+        [str(binary), "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    groups: dict[str, set[str]] = {}
+    for spelling, (long, _) in OWNED_FLAGS.items():
+        groups.setdefault(long, set()).add(spelling)
+    for long, spellings in groups.items():
+        lines = [
+            names
+            for line in (result.stdout + result.stderr).splitlines()
+            # flag lines start in column 0; indented ones continue a description
+            if not line.startswith(" ") and long in (names := parse_help(line))
+        ]
+        assert lines == [spellings], long
+
+
+def test_flag_name_reads_flags_as_llama_server_does() -> None:
+    assert flag_name("--ctx_size=4096") == "--ctx-size"  # llama-server maps _ to - in long flags
+    assert flag_name("-ot") == "-ot"
+    assert [flag_name(v) for v in ("4096", "-1", "-1.5e3", "-", "x=--y")] == [None] * 5
+    problems = unknown_flags(["--ctx_size", "4096", "--no_mmap", "--flash_atn"], EXPECTED)
+    assert [flag for flag, _ in problems] == ["--flash-atn"]
 
 
 def test_empty_help_output_is_not_cached(tmp_path: Path) -> None:

@@ -198,3 +198,72 @@ def test_exact_id_ignores_case_before_prefix_rules() -> None:
     # Regression: "GLM" with profiles glm and glm-air was reported as ambiguous.
     ps = parse_profiles("[glm]\nmodel = a.gguf\n[glm-air]\nmodel = b.gguf\n")
     assert resolve_profile(ps, "GLM").id == "glm"
+
+
+# --- a number is a menu number or an error, never part of a name ---------------------------
+
+FIVE = """
+[glm]
+model = a.gguf
+[llama-6b]
+name = Llama 6B
+model = b.gguf
+[7b-chat]
+model = c.gguf
+[mistral]
+name = Mistral (Q8_0, b3 build)
+model = d.gguf
+[phi]
+model = e.gguf
+[bench-one]
+model = a.gguf
+bench = true
+[bench-two]
+model = a.gguf
+bench = true
+"""
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("6", "no profile number 6: there are 5 (1–5). Did you mean 'llama-6b'?"),
+        ("7", "no profile number 7: there are 5 (1–5). Did you mean '7b-chat'?"),
+        ("0", "no profile number 0: there are 5 (1–5). Valid ids: glm,"),
+        ("b3", "no bench profile b3: there are 2 (b1–b2). Valid ids: glm,"),
+        ("B9", "no bench profile b9: there are 2 (b1–b2). Valid ids: glm,"),
+    ],
+)
+def test_number_out_of_range_never_matches_a_name(query: str, message: str) -> None:
+    # Regression: "6" picked llama-6b (part of its id), "7" the id 7b-chat (prefix) and "b3"
+    # mistral (part of its name); a number is a menu number or an error.
+    ps = parse_profiles(FIVE)
+    with pytest.raises(UnknownProfileError) as info:
+        ps.resolve(query)
+    assert str(info.value).startswith(message)
+    assert info.value.valid == tuple(p.id for p in ps.profiles)
+
+
+def test_number_when_the_menu_is_empty_or_has_one_entry() -> None:
+    ps = parse_profiles("[only]\nmodel = a.gguf\n")
+    with pytest.raises(UnknownProfileError, match=r"^no profile number 2: there is only 1\."):
+        ps.resolve("2")
+    with pytest.raises(UnknownProfileError, match=r"^no bench profile b1: there are no bench"):
+        ps.resolve("b1")
+
+
+def test_an_id_that_is_a_number_still_matches_exactly() -> None:
+    ps = parse_profiles(FIVE + "[6]\nmodel = f.gguf\n[b7]\nmodel = f.gguf\nbench = true\n")
+    assert ps.resolve("6").id == "6"  # not menu number 6 (llama-6b's neighbour): the id
+    assert ps.resolve("b7").id == "b7"
+    assert ps.resolve("B7").id == "b7"  # exact id, ignoring case
+    assert ps.resolve("5").id == "phi"
+
+
+@pytest.mark.parametrize("query", ["²", "b²", "١"])
+def test_non_ascii_digits_are_not_menu_numbers(query: str) -> None:
+    # Regression: "²".isdigit() is true and int("²") raised ValueError out of resolve().
+    ps = parse_profiles(FIVE)
+    assert menu_number(ps, query) is None
+    with pytest.raises(UnknownProfileError):
+        ps.resolve(query)

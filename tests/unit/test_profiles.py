@@ -172,14 +172,14 @@ def test_ot_repeat_semicolons_and_continuation() -> None:
 def test_extra_is_split_with_shlex() -> None:
     text = """[a]
 model = m.gguf
-extra = --chat-template-kwargs '{"enable_thinking": false}' --alias "my model"
+extra = --chat-template-kwargs '{"enable_thinking": false}' --chat-template-file "my t.jinja"
 """
     p = parse_profiles(text).profiles[0]
     assert p.extra == (
         "--chat-template-kwargs",
         '{"enable_thinking": false}',
-        "--alias",
-        "my model",
+        "--chat-template-file",
+        "my t.jinja",
     )
 
 
@@ -304,7 +304,7 @@ def test_empty_section_name() -> None:
 
 
 def test_unsplittable_extra() -> None:
-    err = _error("[a]\nmodel = m\nextra = --alias 'unclosed\n")
+    err = _error("[a]\nmodel = m\nextra = --jinja 'unclosed\n")
     assert (err.line, err.key) == (3, "extra")
     assert "cannot split flags" in str(err)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.envfile import join_args, write_env
-from llamadash.core.profiles import CONTAINER_MODELS_DIR
+from llamadash.core.profiles import CONTAINER_MODELS_DIR, HOST_FLAG, PORT_FLAG
 from llamadash.core.runtime.base import (
     EngineUnavailableError,
     HelpSource,
@@ -19,6 +19,7 @@ from llamadash.core.runtime.base import (
     Observation,
     RuntimeFailure,
 )
+from llamadash.core.runtime.environ import compose_env
 from llamadash.core.runtime.signals import escalate_stop
 
 SERVICE = "llama-server"
@@ -109,7 +110,7 @@ class ComposeRuntime:
     def command(self, spec: LaunchSpec) -> tuple[str, ...]:
         """The arguments the container will run, as ``docker inspect`` will show them."""
         host = "127.0.0.1" if self.host_network() else "0.0.0.0"
-        return ("--host", host, "--port", str(spec.port), *self._profile_args(spec))
+        return (HOST_FLAG[0], host, PORT_FLAG[0], str(spec.port), *self._profile_args(spec))
 
     def host_network(self) -> bool:
         """Whether the service uses host networking (then llama-server binds 127.0.0.1).
@@ -173,7 +174,7 @@ class ComposeRuntime:
         return last
 
     def compose(self, *args: str, timeout: float = 600) -> str:
-        """Run ``docker compose`` for this project (never through a shell).
+        """Run ``docker compose`` for this project (never through a shell, never with our secrets).
 
         Raises:
             EngineUnavailableError: no docker CLI or compose plugin.
@@ -193,7 +194,9 @@ class ComposeRuntime:
             *args,
         ]
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+            done = subprocess.run(  # compose_env(): no secrets, and no exported LLAMA_ARGS
+                cmd, capture_output=True, text=True, timeout=timeout, check=False, env=compose_env()
+            )
         except FileNotFoundError:
             raise EngineUnavailableError(
                 "the docker CLI is not installed (need docker + compose v2)"

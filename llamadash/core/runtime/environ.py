@@ -1,0 +1,63 @@
+"""The environment llamadash's children get: what each needs to run, never llamadash's secrets.
+
+llamadash's own environment may hold LLAMADASH_API_TOKEN (the side API's bearer token),
+HF_TOKEN and whatever else the user exported; a child that inherits it all can leak it (its
+/proc/<pid>/environ, a crash dump, a plugin). So each child gets an allow-list instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+# Every child: finding programs, the user's home, locale and time zone, temp files.
+_COMMON_NAMES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR"})
+_COMMON_PREFIXES = ("LC_",)
+
+# llama-server: its library path and the GPU and maths runtimes' device and thread settings.
+# Never LLAMA_*: llama-server reads one variable per flag ("env: LLAMA_ARG_HOST" in --help) plus
+# LLAMA_API_KEY. The flags llamadash writes would win over them, but LLAMA_API_KEY,
+# LLAMA_ARG_API_PREFIX, LLAMA_ARG_SSL_* and LLAMA_ARG_HF_REPO would not, and any other would set
+# a flag behind models.conf's back; the container gets none of them either (only compose.yaml's
+# environment), so both runtimes run exactly the profile.
+_SERVER_NAMES = frozenset({"LD_LIBRARY_PATH", "GPU_DEVICE_ORDINAL", "ONEAPI_DEVICE_SELECTOR"})
+_SERVER_PREFIXES = (
+    "CUDA_",
+    "NVIDIA_",
+    "GGML_",
+    "HIP_",
+    "ROCR_",
+    "HSA_",
+    "SYCL_",
+    "ZE_",
+    "VK_",
+    "OMP_",
+    "KMP_",
+    "MKL_",
+    "OPENBLAS_",
+)
+
+# The docker CLI: the engine it talks to (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG, TLS),
+# Compose's own options, XDG_RUNTIME_DIR (rootless engines), ssh:// hosts, proxies. Not LLAMA_*:
+# Compose reads the shell's variables before --env-file, so an exported LLAMA_ARGS beat .env.
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+_COMPOSE_NAMES = frozenset({"SSH_AUTH_SOCK", *_PROXIES, *(name.lower() for name in _PROXIES)})
+_COMPOSE_PREFIXES = ("DOCKER_", "COMPOSE_", "BUILDKIT_", "XDG_")
+
+
+def _pick(
+    names: frozenset[str], prefixes: tuple[str, ...], environ: Mapping[str, str] | None
+) -> dict[str, str]:
+    source = os.environ if environ is None else environ
+    names, prefixes = names | _COMMON_NAMES, prefixes + _COMMON_PREFIXES
+    return {k: v for k, v in source.items() if k in names or k.startswith(prefixes)}
+
+
+def server_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What llama-server (the process runtime's child) may see of ``environ`` (default: ours)."""
+    return _pick(_SERVER_NAMES, _SERVER_PREFIXES, environ)
+
+
+def compose_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What the ``docker compose`` CLI may see of ``environ`` (default: ours)."""
+    return _pick(_COMPOSE_NAMES, _COMPOSE_PREFIXES, environ)
