@@ -11,7 +11,7 @@ import httpx
 
 from llamadash.commands.common import api_call, emit_json, engine_from, owner_api
 from llamadash.core.context import Engine
-from llamadash.core.envfile import render_block
+from llamadash.core.envfile import EnvValueError, render_block
 from llamadash.core.events import Result, State, SwitchEvent, SwitchOutcome
 from llamadash.core.switcher import SwitchError
 
@@ -44,7 +44,16 @@ def _dry_run(engine: Engine, profile_id: str, as_json: bool) -> int:
     spec = engine.switcher.launch_spec(profile)
     command = engine.runtime.command(spec)
     env_values = getattr(engine.runtime, "env_values", None)
-    env = env_values(spec) if env_values else {}
+    try:
+        env = env_values(spec) if env_values else {}
+        block = render_block(env) if env else ""
+    except EnvValueError as exc:
+        print(
+            f"error: profile {profile.id} cannot run on the {engine.runtime.name} runtime: {exc}"
+            " (change it in models.conf, or use --runtime process)",
+            file=sys.stderr,
+        )
+        return 2
     if as_json:
         emit_json(
             {
@@ -59,9 +68,9 @@ def _dry_run(engine: Engine, profile_id: str, as_json: bool) -> int:
     print(
         f"# profile {profile.id} ({profile.source}), runtime {engine.runtime.name}; nothing changed"
     )
-    if env:
+    if block:
         print(f"# .env block that would be written to {engine.settings.project_dir / '.env'}:")
-        print(render_block(env), end="")
+        print(block, end="")
     print("# llama-server command line:")
     print(shlex.join(["llama-server", *command]))
     if not spec.model_path.is_file():
