@@ -94,10 +94,12 @@ async def _run_locally(
     engine: Engine, target: str | None, restart: bool, quiet: bool
 ) -> SwitchOutcome:
     switcher = engine.switcher
-    if not quiet:
-        switcher.subscribe(_ProgressPrinter())
     try:
         await switcher.adopt()
+        # Subscribed after adopting: "ready: … (adopted a running server)" is what was
+        # found, not what this command does (`llamadash stop` printed it before stopping).
+        if not quiet:
+            switcher.subscribe(_ProgressPrinter())
         try:
             return await switcher.request(target, restart=restart)
         except SwitchError as exc:

@@ -78,6 +78,19 @@ def test_without_an_owner_status_and_stop_run_locally(conf: Path) -> None:
     assert "forwarding" not in stop.stderr
 
 
+@pytest.mark.llama
+def test_stop_prints_only_what_the_stop_does(conf: Path, llama_server_bin: Path) -> None:
+    # Regression: the CLI adopts the running server first and printed that as progress,
+    # "ready: Tiny random llama (adopted a running server)" before "stopping…".
+    env = {"LLAMA_SERVER": str(llama_server_bin)}
+    started = run_cli(conf, "switch", "tiny", env=env)
+    assert started.returncode == 0, started.stderr
+    stop = run_cli(conf, "stop", env=env)
+    assert stop.returncode == 0, stop.stderr
+    assert stop.stderr.splitlines() == ["stopping…", "stopped"]
+    assert stop.stdout.strip() == "stopped"
+
+
 @pytest.mark.engine
 def test_dry_run_with_a_value_env_cannot_hold_is_a_clear_error(
     engine: object, compose_project: tuple[str, Path], tiny_gguf: Path, free_port: int
