@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +36,6 @@ def log_path(settings: Settings) -> Path:
     return settings.state_dir / "logs" / f"{settings.project_name}.log"
 
 
-def default_models_conf() -> Path:
-    """``$LLAMADASH_MODELS_CONF``, else ./models.conf."""
-    return Path(os.environ.get("LLAMADASH_MODELS_CONF", "models.conf"))
-
-
 def build_engine(models_conf: Path, overrides: dict[str, Any] | None = None) -> Engine:
     """Load models.conf and settings, pick the runtime, wire the switcher.
 
@@ -55,7 +49,7 @@ def build_engine(models_conf: Path, overrides: dict[str, Any] | None = None) -> 
     logs = LogHub(log_path(settings))
     history = LoadHistory(settings.state_dir / "state.toml")
     switcher = Switcher(profiles, settings, runtime, logs, history)
-    lock = OwnerLock(settings.state_dir / "locks" / f"{settings.project_name}.lock")
+    lock = OwnerLock.for_project(settings.state_dir, settings.project_name)
     return Engine(profiles, settings, runtime, switcher, lock)
 
 
