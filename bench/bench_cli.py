@@ -5,7 +5,7 @@ profile — then runs, interleaved for several rounds, the interpreter doing not
 interpreter importing httpx (what the forwarding path used to load for its client alone),
 and ``llamadash status --json``, ``models --json`` and ``stop`` (forwarded; the server is
 already stopped, so the owner answers at once). Prints median and slowest per command and
-its ratio to the baseline's median.
+its ratio to the baseline's median, and the median CPU time (user + system) of each run.
 
 Target: ``llamadash status --json`` <= 150 ms wall (median).
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -51,13 +52,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wall_ms(argv: list[str], env: dict[str, str]) -> float:
-    began = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU milliseconds of one run (CPU tells a busy machine from a slow command)."""
+    cpu, began = children_cpu(), time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, check=False, timeout=60)
     elapsed = 1000 * (time.perf_counter() - began)
     if done.returncode != 0:
         raise SystemExit(f"{argv[1:]} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
-    return elapsed
+    return elapsed, 1000 * (children_cpu() - cpu)
 
 
 def wait_listening(port: int, serve: subprocess.Popen[bytes]) -> None:
@@ -99,20 +106,24 @@ def main() -> int:
         try:
             wait_listening(api_port, serve)
             for argv in commands.values():  # warm the page cache and .pyc files
-                wall_ms(argv, env)
+                run_ms(argv, env)
             times: dict[str, list[float]] = {name: [] for name in commands}
+            cpu: dict[str, list[float]] = {name: [] for name in commands}
             for _ in range(args.rounds):
                 for name, argv in commands.items():
-                    times[name].append(wall_ms(argv, env))
+                    wall, used = run_ms(argv, env)
+                    times[name].append(wall)
+                    cpu[name].append(used)
         finally:
             serve.terminate()
             serve.wait(30)
     base = statistics.median(times["python -c pass"])
     print(f"wall ms per run, {args.rounds} rounds interleaved, forwarded to a running owner")
-    print(f"{'command':<28}{'median':>9}{'slowest':>9}{'x pass':>8}")
+    print(f"{'command':<28}{'median':>9}{'slowest':>9}{'x pass':>8}{'cpu ms':>9}")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:<28}{median:>9.1f}{max(values):>9.1f}{median / base:>8.2f}")
+        used = statistics.median(cpu[name])
+        print(f"{name:<28}{median:>9.1f}{max(values):>9.1f}{median / base:>8.2f}{used:>9.1f}")
     status = statistics.median(times["llamadash status --json"])
     verdict = "ok" if status <= TARGET_MS else "OVER"
     print(
