@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("bench_http_poll.py", "bench_switch.py", "bench_api_status.py", "bench_ui_cpu.py")
+BENCHES = (
+    "bench_http_poll.py",
+    "bench_switch.py",
+    "bench_api_status.py",
+    "bench_ui_cpu.py",
+    "bench_cli.py",
+)
 
 
 def main() -> int:

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from llamadash import __version__
-from llamadash.core.context import default_models_conf
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 
@@ -122,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only if this profile uses the demo model and it is missing",
     )
     return parser
+
+
+def default_models_conf() -> Path:
+    """``$LLAMADASH_MODELS_CONF``, else ./models.conf."""
+    return Path(os.environ.get("LLAMADASH_MODELS_CONF", "models.conf"))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -3,50 +3,65 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import importlib
 from collections.abc import Callable
 
-from llamadash.core.inifile import ConfigError
-from llamadash.core.profiles import UnknownProfileError
-from llamadash.core.runtime.base import EngineUnavailableError, RuntimeFailure
-from llamadash.core.statefile import OwnerConflictError
+from llamadash.commands.common import fail
+
+__all__ = ["dispatch", "fail"]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 4
+
+# Verb → "module:function". Only the verb's own module is imported, so `llamadash status`
+# forwarded to a running owner never pays for Textual, Starlette, httpx or Docker.
+VERBS: dict[str | None, str] = {
+    None: "serving:dashboard",
+    "serve": "serving:serve",
+    "models": "query:models",
+    "status": "query:status",
+    "logs": "query:logs",
+    "switch": "switching:switch",
+    "stop": "switching:stop",
+    "doctor": "doctor:doctor",
+    "demo-model": "doctor:demo_model",
+    "menu": "menu:menu",
+    "complete": "menu:complete",
+}
+
+
+def verb_function(verb: str | None) -> Callable[[argparse.Namespace], int]:
+    """Import the module of ``verb`` and return its function."""
+    module, _, name = VERBS[verb].partition(":")
+    function: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(f"llamadash.commands.{module}"), name
+    )
+    return function
 
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run the verb in ``args``, turning known errors into messages and exit codes."""
-    # Imported here so `llamadash models` never pays for Textual or Starlette.
-    from llamadash.commands.doctor import demo_model, doctor
-    from llamadash.commands.menu import complete, menu
-    from llamadash.commands.query import logs, models, status
-    from llamadash.commands.serving import dashboard, serve
-    from llamadash.commands.switching import stop, switch
-
-    verbs: dict[str | None, Callable[[argparse.Namespace], int]] = {
-        None: dashboard,
-        "serve": serve,
-        "models": models,
-        "status": status,
-        "logs": logs,
-        "switch": switch,
-        "stop": stop,
-        "doctor": doctor,
-        "demo-model": demo_model,
-        "menu": menu,
-        "complete": complete,
-    }
+    verb = verb_function(args.verb)
     try:
-        return verbs[args.verb](args)
-    except (ConfigError, UnknownProfileError) as exc:
-        return fail(f"error: {exc}", EXIT_USAGE)
-    except (EngineUnavailableError, OwnerConflictError) as exc:
-        return fail(f"error: {exc}", EXIT_UNAVAILABLE)
-    except RuntimeFailure as exc:
-        return fail(f"error: {exc}", EXIT_FAILED)
+        return verb(args)
+    except Exception as exc:
+        code = exit_code_for(exc)
+        if code is None:
+            raise
+        return fail(f"error: {exc}", code)
 
 
-def fail(message: str, code: int) -> int:
-    """Print ``message`` to stderr and return ``code``."""
-    print(message, file=sys.stderr)
-    return code
+def exit_code_for(exc: Exception) -> int | None:
+    """The exit code of a known error; None for a bug (which keeps its traceback)."""
+    # Imported only on an error, so a forwarded verb does not load the runtime layer.
+    from llamadash.core.inifile import ConfigError
+    from llamadash.core.profiles import UnknownProfileError
+    from llamadash.core.runtime.base import EngineUnavailableError, RuntimeFailure
+    from llamadash.core.statefile import OwnerConflictError
+
+    if isinstance(exc, ConfigError | UnknownProfileError):
+        return EXIT_USAGE
+    if isinstance(exc, EngineUnavailableError | OwnerConflictError):
+        return EXIT_UNAVAILABLE
+    if isinstance(exc, RuntimeFailure):
+        return EXIT_FAILED
+    return None

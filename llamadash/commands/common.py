@@ -1,19 +1,23 @@
-"""Helpers shared by the verbs: building the engine from flags, printing, the owner's API."""
+"""Helpers shared by the verbs: building the engine from flags, printing."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from llamadash.core.context import Engine, build_engine
+if TYPE_CHECKING:
+    from llamadash.core.context import Engine
 
 
 def engine_from(args: argparse.Namespace, *, lenient: bool = False, **overrides: Any) -> Engine:
-    """Build the engine from the common flags (``lenient``: see ``build_engine``)."""
+    """Build the engine from the common flags (``lenient``: see ``build_engine``).
+
+    Imported here: the runtimes are heavy, and the forwarding fast path never needs them.
+    """
+    from llamadash.core.context import build_engine
+
     return build_engine(
         args.models_conf,
         {"runtime": args.runtime, **overrides},
@@ -35,22 +39,7 @@ def emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def owner_api(engine: Engine) -> str | None:
-    """The API URL of another llamadash that owns this server, if one runs."""
-    owner = engine.lock.held_by_other()
-    if owner is None:
-        return None
-    return str(owner.get("api") or "") or ""
-
-
-def api_headers(engine: Engine) -> dict[str, str]:
-    """Authorization for the owner's API when a token is configured."""
-    token = engine.settings.api_token
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-def api_call(engine: Engine, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One request to the owner's API (loopback by default)."""
-    timeout = kwargs.pop("timeout", 30.0)
-    with httpx.Client(timeout=timeout, headers=api_headers(engine)) as client:
-        return client.request(method, url, **kwargs)
+def fail(message: str, code: int) -> int:
+    """Print ``message`` to stderr and return ``code``."""
+    print(message, file=sys.stderr)
+    return code

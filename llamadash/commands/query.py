@@ -3,33 +3,47 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import httpx
+from llamadash.commands.common import emit_json, engine_from
+from llamadash.commands.owner import (
+    Owner,
+    OwnerUnreachableError,
+    find_owner,
+    read_config,
+    read_config_lenient,
+)
 
-from llamadash.commands.common import api_call, emit_json, engine_from, owner_api
-from llamadash.core.context import Engine, log_path
-from llamadash.core.events import Status
-from llamadash.core.profiles import Profile
-from llamadash.core.reload import settings_note
+if TYPE_CHECKING:
+    from llamadash.core.context import Engine
+    from llamadash.core.profiles import Profile
+    from llamadash.core.settings import Settings
+
+EXIT_UNAVAILABLE = 4
 
 
 def models(args: argparse.Namespace) -> int:
     """List profiles numbered like the picker: 1–N, then bench profiles b1–bN."""
-    engine = engine_from(args)
-    current = _current_profile(engine)
-    rows = [(str(i), p) for i, p in enumerate(engine.profiles.production, 1)]
-    rows += [(f"b{i}", p) for i, p in enumerate(engine.profiles.benches, 1)]
+    profiles, settings = read_config(args)
+    owner = find_owner(settings)
+    answer = _ask(owner, "/models") if owner else None
+    if isinstance(answer, dict):
+        current = answer.get("current")
+    else:  # nobody owns the server (or its owner did not answer): look ourselves
+        engine = engine_from(args)
+        profiles, settings = engine.profiles, engine.settings
+        current = _current_profile(engine)
+    rows = [(str(i), p) for i, p in enumerate(profiles.production, 1)]
+    rows += [(f"b{i}", p) for i, p in enumerate(profiles.benches, 1)]
     if args.json:
-        emit_json([_profile_dict(engine, key, p, current) for key, p in rows])
+        emit_json([_profile_dict(settings, key, p, current) for key, p in rows])
         return 0
     for key, profile in rows:
         mark = "*" if profile.id == current else " "
-        missing = (
-            "" if profile.model_path(engine.settings.models_dir).is_file() else "  [model missing]"
-        )
+        missing = "" if profile.model_path(settings.models_dir).is_file() else "  [model missing]"
         ctx = f"ctx {profile.ctx}" if profile.ctx else ""
         line = f"{mark}{key:>3}  {profile.id:<22} {profile.name:<40} {profile.speed:<12} {ctx}"
         print(line + missing)
@@ -37,7 +51,7 @@ def models(args: argparse.Namespace) -> int:
 
 
 def _profile_dict(
-    engine: Engine, key: str, profile: Profile, current: str | None
+    settings: Settings, key: str, profile: Profile, current: object
 ) -> dict[str, object]:
     return {
         "key": key,
@@ -47,8 +61,8 @@ def _profile_dict(
         "ctx": profile.ctx,
         "bench": profile.bench,
         "current": profile.id == current,
-        "model": str(profile.model_path(engine.settings.models_dir)),
-        "model_present": profile.model_path(engine.settings.models_dir).is_file(),
+        "model": str(profile.model_path(settings.models_dir)),
+        "model_present": profile.model_path(settings.models_dir).is_file(),
     }
 
 
@@ -65,34 +79,61 @@ def status(args: argparse.Namespace) -> int:
 
     A broken models.conf is shown, not fatal: what runs is still worth knowing.
     """
-    engine = engine_from(args, lenient=True)
-    api = owner_api(engine)
-    if api:
+    _profiles, settings, config_error = read_config_lenient(args)
+    owner = find_owner(settings)
+    if owner is not None and owner.api:
         try:
-            data = api_call(engine, "GET", f"{api}/status", timeout=5).json()
-        except (httpx.HTTPError, ValueError):
-            data = None
-        if isinstance(data, dict):
+            code, data = owner.call("GET", "/status", timeout=5)
+        except OwnerUnreachableError:
+            data = None  # it went away meanwhile: look ourselves, as without an owner
+        else:
+            if code != 200 or not isinstance(data, dict):
+                return _refused(owner, code, data)
             # The owner polls the file once a second; this command has just read it.
-            data["config_error"] = engine.config_error or data.get("config_error")
-            if args.json:
-                emit_json(data)
-            else:
-                print(describe(data))
+            data["config_error"] = config_error or data.get("config_error")
+            _show_status(data, args.json)
             return 0
-    state = asyncio.run(_local_status(engine))
-    if args.json:
-        emit_json(state.to_dict())
-    else:
-        print(describe(state.to_dict()))
+    _show_status(_local_status(engine_from(args, lenient=True)), args.json)
     return 0
 
 
-async def _local_status(engine: Engine) -> Status:
+def _ask(owner: Owner, path: str) -> Any:
+    """The owner's JSON answer to GET ``path``, or None when it gives no good one."""
+    if not owner.api:
+        return None
     try:
-        return await engine.switcher.adopt()
-    finally:
-        await engine.switcher.aclose()
+        code, data = owner.call("GET", path, timeout=5)
+    except OwnerUnreachableError:
+        return None
+    return data if code == 200 else None
+
+
+def _refused(owner: Owner, code: int, data: Any) -> int:
+    message = data.get("message") if isinstance(data, dict) else None
+    print(
+        f"error: the running llamadash at {owner.api} answered {code}: {message or data}",
+        file=sys.stderr,
+    )
+    return EXIT_UNAVAILABLE
+
+
+def _show_status(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(data)
+    else:
+        print(describe(data))
+
+
+def _local_status(engine: Engine) -> dict[str, Any]:
+    import asyncio
+
+    async def adopt() -> dict[str, Any]:
+        try:
+            return (await engine.switcher.adopt()).to_dict()
+        finally:
+            await engine.switcher.aclose()
+
+    return asyncio.run(adopt())
 
 
 def describe(data: dict[str, object]) -> str:
@@ -121,6 +162,8 @@ def describe(data: dict[str, object]) -> str:
         lines.append(f"config:    {data['config_error']}")
     changed = data.get("settings_changed")
     if isinstance(changed, list) and changed:
+        from llamadash.core.reload import settings_note  # only here: it imports asyncio
+
         lines.append(f"config:    {settings_note(str(name) for name in changed)}")
     return "\n".join(lines)
 
@@ -128,7 +171,7 @@ def describe(data: dict[str, object]) -> str:
 def logs(args: argparse.Namespace) -> int:
     """Print the server log (the file every llamadash writes), optionally following it."""
     engine = engine_from(args, lenient=True)
-    path = log_path(engine.settings)
+    path = engine.log_path
     lines = _file_tail(path, args.lines)
     if not lines:
         obs = engine.runtime.observe()

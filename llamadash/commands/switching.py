@@ -1,163 +1,98 @@
-"""Verbs that change the server: switch and stop (forwarded to the owner's API if one runs)."""
+"""Verbs that change the server: switch and stop (forwarded to the owner's API if one runs).
+
+Forwarding is the light path (:mod:`llamadash.commands.owner`); only a switch this process
+runs itself imports the engine (:mod:`llamadash.commands.local`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import shlex
 import sys
+from typing import Any
 
-import httpx
+from llamadash.commands.common import emit_json, engine_from
+from llamadash.commands.owner import (
+    EXIT_BY_RESULT,
+    Owner,
+    OwnerUnreachableError,
+    change_request,
+    find_owner,
+    read_config,
+    read_config_lenient,
+)
+from llamadash.core.settings import Settings
 
-from llamadash.commands.common import api_call, emit_json, engine_from, owner_api
-from llamadash.core.context import Engine
-from llamadash.core.envfile import render_block
-from llamadash.core.events import Result, State, SwitchEvent, SwitchOutcome
-from llamadash.core.switcher import SwitchError
-
-EXIT_BY_RESULT = {Result.READY: 0, Result.STOPPED: 0, Result.FAILED: 1, Result.SUPERSEDED: 3}
+EXIT_USAGE, EXIT_UNAVAILABLE = 2, 4
 
 
 def switch(args: argparse.Namespace) -> int:
     """Switch to a profile and wait until it is ready or has failed."""
-    engine = engine_from(args)
-    query = args.profile or engine.settings.default_profile
+    profiles, settings = read_config(args)
+    query = args.profile or settings.default_profile
     if not query:
         print(
             "error: name a profile (see `llamadash models`) or set default_profile", file=sys.stderr
         )
-        return 2
-    profile = engine.profiles.resolve(query)
+        return EXIT_USAGE
+    profile = profiles.resolve(query)
     if args.dry_run:
-        return _dry_run(engine, profile.id, args.json)
-    return _change(engine, profile.id, args, restart=args.restart)
+        from llamadash.commands.local import dry_run
+
+        return dry_run(engine_from(args), profile.id, args.json)
+    return _change(args, settings, profile.id, restart=args.restart)
 
 
 def stop(args: argparse.Namespace) -> int:
     """Stop llama-server (a broken models.conf does not stand in the way)."""
-    return _change(engine_from(args, lenient=True), None, args, restart=False)
+    _profiles, settings, _error = read_config_lenient(args)
+    return _change(args, settings, None, restart=False)
 
 
-def _dry_run(engine: Engine, profile_id: str, as_json: bool) -> int:
-    profile = engine.profiles.get(profile_id)
-    assert profile is not None
-    spec = engine.switcher.launch_spec(profile)
-    command = engine.runtime.command(spec)
-    env_values = getattr(engine.runtime, "env_values", None)
-    env = env_values(spec) if env_values else {}
-    if as_json:
-        emit_json(
-            {
-                "profile": profile.id,
-                "runtime": engine.runtime.name,
-                "args": list(command),
-                "env": env,
-                "model_present": spec.model_path.is_file(),
-            }
-        )
-        return 0
-    print(
-        f"# profile {profile.id} ({profile.source}), runtime {engine.runtime.name}; nothing changed"
-    )
-    if env:
-        print(f"# .env block that would be written to {engine.settings.project_dir / '.env'}:")
-        print(render_block(env), end="")
-    print("# llama-server command line:")
-    print(shlex.join(["llama-server", *command]))
-    if not spec.model_path.is_file():
-        print(f"# warning: model file not found: {spec.model_path}", file=sys.stderr)
-    return 0
+def _change(args: argparse.Namespace, settings: Settings, target: str | None, restart: bool) -> int:
+    owner = find_owner(settings)
+    if owner is not None:
+        return _via_owner(owner, change_request(target, restart), args.json)
+    from llamadash.commands.local import run_locally
+
+    engine = engine_from(args, lenient=target is None)
+    data, result = run_locally(engine, target, restart, quiet=args.json)
+    return report(data, result, args.json)
 
 
-def _change(engine: Engine, target: str | None, args: argparse.Namespace, restart: bool) -> int:
-    api = owner_api(engine)
-    if api is not None:
-        return _via_owner(engine, api, target, args)
-    engine.lock.acquire()
-    try:
-        outcome = asyncio.run(_run_locally(engine, target, restart, quiet=args.json))
-    finally:
-        engine.lock.release()
-    return _report(outcome.to_dict(), outcome.result, args.json)
-
-
-async def _run_locally(
-    engine: Engine, target: str | None, restart: bool, quiet: bool
-) -> SwitchOutcome:
-    switcher = engine.switcher
-    if not quiet:
-        switcher.subscribe(_ProgressPrinter())
-    try:
-        await switcher.adopt()
-        try:
-            return await switcher.request(target, restart=restart)
-        except SwitchError as exc:
-            return SwitchOutcome(Result.FAILED, target, str(exc))
-    finally:
-        await switcher.aclose()
-
-
-class _ProgressPrinter:
-    """Prints state changes (and load stages, once each) to stderr."""
-
-    def __init__(self) -> None:
-        self.last = ""
-
-    def __call__(self, event: SwitchEvent) -> None:
-        text = {
-            State.STOPPING: "stopping…",
-            State.STARTING: f"starting {event.profile_name}…"
-            + (f" ({event.warning})" if event.warning else ""),
-            State.LOADING: f"loading {event.profile_name}: "
-            + (event.progress.stage if event.progress else ""),
-            State.READY: f"ready: {event.profile_name} ({event.message})",
-            State.FAILED: f"failed: {event.error}",
-            State.IDLE: "stopped",
-        }[event.state]
-        if text != self.last:
-            self.last = text
-            print(text, file=sys.stderr, flush=True)
-
-
-def _via_owner(engine: Engine, api: str, target: str | None, args: argparse.Namespace) -> int:
-    if not api:
-        owner = engine.lock.owner() or {}
+def _via_owner(owner: Owner, ask: tuple[str, dict[str, Any]], as_json: bool) -> int:
+    if not owner.api:
         print(
-            f"error: another llamadash (PID {owner.get('pid', '?')}) is changing the server and"
+            f"error: another llamadash (PID {owner.pid}) is changing the server and"
             " has no API; wait for it to finish",
             file=sys.stderr,
         )
-        return 4
-    if not args.json:
-        print(f"(forwarding to the running llamadash at {api})", file=sys.stderr)
-    # The id this command resolved from models.conf as it is now: the owner takes it as it is
-    # (reading the file again if it changed), never as a name to match fuzzily.
-    body: dict[str, object] = {"model": target, "restart": args.restart, "exact": True}
-    path = "/switch" if target else "/stop"
-    if not target:
-        body = {}
+        return EXIT_UNAVAILABLE
+    if not as_json:
+        print(f"(forwarding to the running llamadash at {owner.api})", file=sys.stderr)
     try:
-        reply = api_call(engine, "POST", f"{api}{path}", json=body, timeout=None)
-        data = reply.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        print(f"error: the running llamadash at {api} did not answer: {exc}", file=sys.stderr)
-        return 4
-    outcome = data.get("outcome", data) if isinstance(data, dict) else {}
-    result = Result(outcome.get("result", "failed")) if isinstance(outcome, dict) else Result.FAILED
-    return _report(data, result, args.json)
+        _code, data = owner.call("POST", *ask, timeout=None)  # answers once it is done
+    except OwnerUnreachableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if not isinstance(data, dict):
+        data = {"message": f"unexpected answer: {data!r}"}
+    outcome = data.get("outcome", data)
+    result = outcome.get("result") if isinstance(outcome, dict) else None
+    return report(data, str(result) if result in EXIT_BY_RESULT else "failed", as_json)
 
 
-def _report(data: dict[str, object], result: Result, as_json: bool) -> int:
+def report(data: dict[str, Any], result: str, as_json: bool) -> int:
+    """Print an outcome (``result`` is a core.events.Result value); its exit code."""
     if as_json:
         emit_json(data)
-    elif result == Result.FAILED:
+    elif result == "failed":
         print(f"switch failed: {data.get('message')}", file=sys.stderr)
         tail = data.get("log_tail") or []
         if tail:
             print("--- last server log lines ---", file=sys.stderr)
-            for line in tail:  # type: ignore[attr-defined]
+            for line in tail:
                 print(line, file=sys.stderr)
-    elif result == Result.SUPERSEDED:
+    elif result == "superseded":
         print(f"superseded: {data.get('message')}", file=sys.stderr)
     else:
         print(data.get("message"))

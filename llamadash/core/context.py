@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +49,6 @@ def log_path(settings: Settings) -> Path:
     return settings.state_dir / "logs" / f"{settings.project_name}.log"
 
 
-def default_models_conf() -> Path:
-    """``$LLAMADASH_MODELS_CONF``, else ./models.conf."""
-    return Path(os.environ.get("LLAMADASH_MODELS_CONF", "models.conf"))
-
-
 def no_gpu() -> int:
     """The GPU count front ends that do not look use: compose.cpu.yaml is added."""
     return 0
@@ -95,7 +89,7 @@ def build_engine(
     switcher = Switcher(profiles, settings, runtime, logs, history)
     watch = ConfigWatch(switcher, overrides, seen=seen, error=error)
     switcher.config_watch = watch
-    lock = OwnerLock(settings.state_dir / "locks" / f"{settings.project_name}.lock")
+    lock = OwnerLock.for_project(settings.state_dir, settings.project_name)
     return Engine(settings, runtime, switcher, lock, watch)
 
 

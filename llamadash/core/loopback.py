@@ -11,32 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 
-__all__ = ["LoopbackHttp", "LoopbackHttpError", "Reply"]
+from llamadash.core.http1 import (
+    MAX_BODY,
+    MAX_HEAD,
+    LoopbackHttpError,
+    Reply,
+    chunk_size,
+    parse_head,
+)
 
-MAX_HEAD = 64 * 1024
-MAX_BODY = 16 * 1024 * 1024
+__all__ = ["MAX_BODY", "LoopbackHttp", "LoopbackHttpError", "Reply"]
+
 MAX_IDLE = 4
 
 _Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-class LoopbackHttpError(Exception):
-    """No usable answer: refused, reset, timed out or not HTTP."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A response: status code and body bytes."""
-
-    status: int
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        """The body as UTF-8 (bad bytes replaced)."""
-        return self.body.decode("utf-8", "replace")
 
 
 class LoopbackHttp:
@@ -98,22 +87,11 @@ class LoopbackHttp:
     ) -> Reply:
         writer.write(request)
         await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        status_line, *header_lines = head[:-4].decode("latin-1").split("\r\n")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise ValueError(f"not an HTTP response: {status_line[:80]!r}")
-        headers: dict[str, str] = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        keep = headers.get("connection", "").lower() != "close" and parts[0] == "HTTP/1.1"
-        if "chunked" in headers.get("transfer-encoding", "").lower():
+        head = parse_head(await reader.readuntil(b"\r\n\r\n"))
+        keep = head.headers.get("connection", "").lower() != "close" and head.version == "HTTP/1.1"
+        if head.chunked:
             body = await _read_chunked(reader)
-        elif "content-length" in headers:
-            length = int(headers["content-length"])
-            if not 0 <= length <= MAX_BODY:
-                raise ValueError(f"response too large: {length} bytes")
+        elif (length := head.length()) is not None:
             body = await reader.readexactly(length)
         else:
             body, keep = await reader.read(MAX_BODY), False
@@ -121,7 +99,7 @@ class LoopbackHttp:
             self._idle.append((reader, writer))
         else:
             _close(writer)
-        return Reply(int(parts[1]), body)
+        return Reply(head.status, body)
 
     def close(self) -> None:
         """Close the idle connections."""
@@ -134,7 +112,7 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     chunks: list[bytes] = []
     total = 0
     while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+        size = chunk_size(await reader.readuntil(b"\r\n"))
         if size == 0:
             while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
                 pass

@@ -5,11 +5,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 MAX_HISTORY = 10
 
@@ -26,6 +23,8 @@ class LoadHistory:
 
     def record(self, profile_id: str, seconds: float) -> None:
         """Remember one load time (keeps the last few)."""
+        import tomli_w  # here, not at the top: the CLI's forwarding path only reads the lock
+
         data = self._read()
         times = data.setdefault("load_seconds", {}).setdefault(profile_id, [])
         times.append(round(seconds, 3))
@@ -36,6 +35,8 @@ class LoadHistory:
         tmp.replace(self.path)
 
     def _read(self) -> dict[str, Any]:
+        import tomllib
+
         try:
             return tomllib.loads(self.path.read_text(encoding="utf-8"))
         except (FileNotFoundError, tomllib.TOMLDecodeError):
@@ -52,6 +53,11 @@ class OwnerLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+
+    @classmethod
+    def for_project(cls, state_dir: Path, project_name: str) -> OwnerLock:
+        """The lock of one Compose project under the state dir."""
+        return cls(state_dir / "locks" / f"{project_name}.lock")
 
     def acquire(self, api_url: str = "") -> None:
         """Take the lock or raise naming the owner.

@@ -12,6 +12,8 @@ import pytest
 
 from llamadash.cli import parse_args
 from llamadash.commands.doctor import machine_checks
+from llamadash.commands.owner import EXIT_BY_RESULT, OwnerUnreachableError, owner_address
+from llamadash.core.events import Result
 from llamadash.core.profiles import load_profiles
 from llamadash.core.settings import load_settings
 
@@ -93,3 +95,40 @@ def test_doctor_names_the_real_settings_key_for_a_busy_port(tmp_path: Path) -> N
     assert "set port in [llamadash]" in checks["server port"].detail
     assert "set api_port in [llamadash]" in checks["api port"].detail
     assert not checks["server port"].ok
+
+
+def test_every_switch_result_has_an_exit_code() -> None:
+    # The forwarding path keys exit codes by Result's values without importing core.events.
+    assert set(EXIT_BY_RESULT) == {r.value for r in Result}
+    assert EXIT_BY_RESULT[Result.SUPERSEDED.value] == 3
+
+
+@pytest.mark.parametrize(
+    ("api", "target"),
+    [
+        ("http://127.0.0.1:8081", ("127.0.0.1", 8081)),
+        ("http://0.0.0.0:9000", ("127.0.0.1", 9000)),
+        ("http://[::]:9000", ("::1", 9000)),
+        ("http://[::1]:9001", ("::1", 9001)),
+    ],
+)
+def test_the_owner_is_reached_where_it_listens(api: str, target: tuple[str, int]) -> None:
+    assert owner_address(api) == target
+
+
+def test_an_owner_url_without_a_port_is_a_clear_error() -> None:
+    with pytest.raises(OwnerUnreachableError, match="no usable API URL"):
+        owner_address("http://localhost")
+
+
+def test_only_the_verbs_module_is_imported() -> None:
+    code = (
+        "import sys; from llamadash.commands import verb_function; verb_function('status'); "
+        "print(' '.join(m for m in sys.modules if m.startswith('llamadash.commands.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert sorted(done.stdout.split()) == [
+        "llamadash.commands.common",
+        "llamadash.commands.owner",
+        "llamadash.commands.query",
+    ]
