@@ -28,8 +28,20 @@ def _error(description: str) -> Schema:
     return _json(description, ref("Error"))
 
 
+# Every route, /healthz too (guard.py): what a web page sends is refused before anything runs.
+GUARD_ERRORS: dict[str, Schema] = {
+    "403": _error(
+        "a web page of another origin sent it (Origin, Sec-Fetch-Site), or a browser sent"
+        " a body that is not application/json"
+    ),
+    "421": _error(
+        "the Host is not a loopback name (DNS rebinding); bound off loopback with a token,"
+        " every name is answered"
+    ),
+}
 COMMON_ERRORS: dict[str, Schema] = {
     "401": _error("a token is configured and the request lacks it"),
+    **GUARD_ERRORS,
 }
 ENGINE_ERRORS: dict[str, Schema] = {"503": _error("the engine (Docker, process) cannot be reached")}
 TIMEOUT_PARAM: Schema = {
@@ -71,7 +83,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": {
             "summary": "llamadash itself is up (no token needed)",
             "security": [],
-            "responses": {"200": _json("up", ref("Health"))},
+            "responses": {"200": _json("up", ref("Health")), **GUARD_ERRORS},
         }
     },
     "/models": {
@@ -144,7 +156,9 @@ def document() -> dict[str, Any]:
                 "title": "llamadash side API",
                 "version": __version__,
                 "description": "Switch, stop and watch llama-server. With api_token set, every"
-                " route but /healthz needs 'Authorization: Bearer <token>'.",
+                " route but /healthz needs 'Authorization: Bearer <token>'. Requests a web page"
+                " of another origin sends, browser bodies other than JSON, and Host names other"
+                " than 127.0.0.1, localhost and [::1] are refused.",
             },
             "paths": PATHS,
             "components": {
