@@ -1,4 +1,4 @@
-"""The Starlette app: routes, bearer auth and JSON errors around one shared Switcher."""
+"""The Starlette app: routes, browser guard, bearer auth and JSON errors around one Switcher."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from llamadash.api.errors import (
     http_error_handler,
     internal_error_handler,
 )
+from llamadash.api.guard import BrowserGuard
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
 from llamadash.core.switcher import Switcher
 
@@ -31,18 +32,27 @@ ROUTES = (
 
 
 def create_app(
-    switcher: Switcher, *, token: str = "", keepalive: float = KEEPALIVE_SECONDS
+    switcher: Switcher,
+    *,
+    token: str = "",
+    host: str = "127.0.0.1",
+    keepalive: float = KEEPALIVE_SECONDS,
 ) -> Starlette:
     """The side API over ``switcher`` (shared with the dashboard: no second copy of state).
 
     Args:
         switcher: the engine's switcher; every answer comes from it.
         token: when set, every route but /healthz needs ``Authorization: Bearer <token>``.
+        host: the bind address; it decides which Host names are answered (guard.py).
         keepalive: seconds between keepalive comments on ``GET /events``.
     """
     app = Starlette(
         routes=list(ROUTES),
-        middleware=[Middleware(BearerAuth, token=token)],
+        # The guard comes first: a rebound or cross-site request learns nothing, not even 401.
+        middleware=[
+            Middleware(BrowserGuard, bind_host=host, token=bool(token)),
+            Middleware(BearerAuth, token=token),
+        ],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,

@@ -63,7 +63,7 @@ def json_object(raw: bytes, *, required: bool, example: str) -> dict[str, Any]:
     """Decode ``raw`` as one JSON object; an empty body is ``{}`` unless ``required``.
 
     Raises:
-        ApiError: 400 naming what is wrong (empty, not JSON, not an object).
+        ApiError: 400 naming what is wrong (empty, not JSON, not an object, not Unicode).
     """
     if not raw.strip():
         if required:
@@ -76,7 +76,30 @@ def json_object(raw: bytes, *, required: bool, example: str) -> dict[str, Any]:
         raise bad_request(f"the body is not valid JSON ({reason}); send e.g. {example}") from None
     if not isinstance(value, dict):
         raise bad_request(f"the body must be a JSON object such as {example}, not {kind(value)}")
+    bad = _lone_surrogate(value)
+    if bad is not None:
+        # JSON lets "\ud800" through, but no answer quoting it could be encoded as UTF-8.
+        raise bad_request(
+            f"the body has a string with a lone UTF-16 surrogate ({bad}); send valid Unicode"
+        )
     return value
+
+
+def _lone_surrogate(value: object) -> str | None:
+    """A string (key or value) in ``value`` that is not valid Unicode, escaped; else None."""
+    pending = [value]  # a loop, not recursion: json.loads accepts nesting deeper than we may
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(x for pair in item.items() for x in pair)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return ascii(item[:40])
+    return None
 
 
 def kind(value: object) -> str:

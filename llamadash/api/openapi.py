@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of the side API, written by hand and served at ``/openapi.json``.
 
 Tests check that its paths and methods are exactly the app's routes, that the component
-schemas list exactly the fields of the engine's dataclasses, and fuzz the API from it.
+schemas (``schemas.py``) list exactly the fields of the engine's dataclasses, and fuzz the API
+from it.
 """
 
 from __future__ import annotations
@@ -13,192 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from llamadash import __version__
-from llamadash.api.inputs import MAX_MODEL_CHARS, MAX_TIMEOUT
-from llamadash.core.events import Result, State
+from llamadash.api.inputs import MAX_TIMEOUT
+from llamadash.api.schemas import SCHEMAS, STRING, Schema, ref
 
 JSON = "application/json"
-Schema = dict[str, Any]
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: Schema) -> Schema:
-    if "$ref" in schema:
-        return {"anyOf": [schema, {"type": "null"}]}
-    return {**schema, "type": [schema["type"], "null"]}
-
-
-def _obj(properties: dict[str, Schema], *, required: tuple[str, ...] | None = None) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties if required is None else required),
-    }
-
-
-STRING: Schema = {"type": "string"}
-NUMBER: Schema = {"type": "number"}
-INTEGER: Schema = {"type": "integer"}
-BOOLEAN: Schema = {"type": "boolean"}
-LINES: Schema = {"type": "array", "items": STRING}
-STATE: Schema = {"type": "string", "enum": [s.value for s in State]}
-
-SCHEMAS: dict[str, Schema] = {
-    "Progress": _obj(
-        {
-            "stage": STRING,
-            "pct": NUMBER,
-            "elapsed": NUMBER,
-            "eta": _nullable(NUMBER),
-        }
-    ),
-    "SwitchEvent": _obj(
-        {
-            "state": STATE,
-            "profile_id": _nullable(STRING),
-            "profile_name": STRING,
-            "at": NUMBER,
-            "message": STRING,
-            "progress": _nullable(_ref("Progress")),
-            "error": _nullable(STRING),
-            "exit_code": _nullable(INTEGER),
-            "log_tail": LINES,
-            "warning": STRING,
-        }
-    ),
-    "SwitchOutcome": _obj(
-        {
-            "result": {"type": "string", "enum": [r.value for r in Result]},
-            "profile_id": _nullable(STRING),
-            "message": STRING,
-            "seconds": NUMBER,
-            "restarted": BOOLEAN,
-            "log_tail": LINES,
-            "superseded_by": _nullable(STRING),
-        }
-    ),
-    "Status": _obj(
-        {
-            "state": STATE,
-            "profile_id": _nullable(STRING),
-            "profile_name": STRING,
-            "since": NUMBER,
-            "runtime": STRING,
-            "endpoint": STRING,
-            "container": STRING,
-            "container_state": STRING,
-            "uptime": _nullable(NUMBER),
-            "args": LINES,
-            "last_error": _nullable(STRING),
-            "exit_code": _nullable(INTEGER),
-            "note": STRING,
-            "progress": _nullable(_ref("Progress")),
-            "managed": BOOLEAN,
-            "queued": _nullable(STRING),
-            "switching_to": _nullable(STRING),
-            "log_tail": LINES,
-            "warning": STRING,
-            "config_error": _nullable(STRING),
-            "settings_changed": LINES,
-            "restart_to_apply": BOOLEAN,
-        }
-    ),
-    "Model": _obj(
-        {
-            "id": STRING,
-            "name": STRING,
-            "number": STRING,
-            "model": STRING,
-            "speed": STRING,
-            "ctx": _nullable(INTEGER),
-            "bench": BOOLEAN,
-            "current": BOOLEAN,
-            "loading": BOOLEAN,
-            "restart_to_apply": BOOLEAN,
-        }
-    ),
-    "Models": _obj(
-        {
-            "current": _nullable(STRING),
-            "loading": _nullable(STRING),
-            "state": STATE,
-            "models": {"type": "array", "items": _ref("Model")},
-            "config_error": _nullable(STRING),
-            "settings_changed": LINES,
-        }
-    ),
-    "Health": _obj({"ok": BOOLEAN, "version": STRING, "uptime": NUMBER, "busy": BOOLEAN}),
-    "SwitchRequest": {
-        **_obj(
-            {
-                "model": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_MODEL_CHARS,
-                    "description": "profile id, menu number (2, b1), id prefix or name",
-                },
-                "wait": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "false: answer 202 at once, the switch runs on",
-                },
-                "restart": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "restart even if this profile is already ready",
-                },
-                "timeout": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "maximum": MAX_TIMEOUT,
-                    "description": "seconds to wait (default: switch_timeout setting)",
-                },
-                "exact": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "model is an exact profile id: 404 unless models.conf has"
-                    " it now (never matched by number, prefix or name)",
-                },
-            },
-            required=("model",),
-        ),
-        "additionalProperties": False,
-    },
-    "StopRequest": {
-        **_obj(
-            {
-                "wait": {"type": "boolean", "default": True},
-                "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT},
-            },
-            required=(),
-        ),
-        "additionalProperties": False,
-    },
-    "SwitchResult": {
-        **_obj(
-            {
-                "message": STRING,
-                "outcome": _ref("SwitchOutcome"),
-                "status": _ref("Status"),
-                "error": STRING,
-                "log_tail": LINES,
-                "superseded_by": _nullable(STRING),
-            },
-            required=("message", "outcome", "status"),
-        ),
-        "description": "200 ready/stopped, 409 superseded (with superseded_by), 502 failed"
-        " (with error = switch_failed and the server's log_tail)",
-    },
-    "Accepted": _obj({"message": STRING, "status": _ref("Status")}),
-    "Error": {
-        **_obj({"error": STRING, "message": STRING}),
-        "description": "Every error; some add fields: unknown_model adds query, suggestions"
-        " and valid; timeout adds timeout and status; bad_request may add field(s).",
-        "additionalProperties": True,
-    },
-}
 
 
 def _json(description: str, schema: Schema) -> Schema:
@@ -206,11 +25,23 @@ def _json(description: str, schema: Schema) -> Schema:
 
 
 def _error(description: str) -> Schema:
-    return _json(description, _ref("Error"))
+    return _json(description, ref("Error"))
 
 
+# Every route, /healthz too (guard.py): what a web page sends is refused before anything runs.
+GUARD_ERRORS: dict[str, Schema] = {
+    "403": _error(
+        "a web page of another origin sent it (Origin, Sec-Fetch-Site), or a browser sent"
+        " a body that is not application/json"
+    ),
+    "421": _error(
+        "the Host is not a loopback name (DNS rebinding); bound off loopback with a token,"
+        " every name is answered"
+    ),
+}
 COMMON_ERRORS: dict[str, Schema] = {
     "401": _error("a token is configured and the request lacks it"),
+    **GUARD_ERRORS,
 }
 ENGINE_ERRORS: dict[str, Schema] = {"503": _error("the engine (Docker, process) cannot be reached")}
 TIMEOUT_PARAM: Schema = {
@@ -226,21 +57,21 @@ def _change(summary: str, body: str, *, required: bool, extra: dict[str, Schema]
     return {
         "summary": summary,
         "parameters": [TIMEOUT_PARAM],
-        "requestBody": {"required": required, "content": {JSON: {"schema": _ref(body)}}},
+        "requestBody": {"required": required, "content": {JSON: {"schema": ref(body)}}},
         "responses": {
             "200": _json(
-                "ready (or stopped); nothing restarted if it already was", _ref("SwitchResult")
+                "ready (or stopped); nothing restarted if it already was", ref("SwitchResult")
             ),
             "202": {
-                **_json("wait=false: accepted, follow /status", _ref("Accepted")),
+                **_json("wait=false: accepted, follow /status", ref("Accepted")),
                 "headers": {"Location": {"schema": STRING, "description": "/status"}},
             },
             "400": _error("malformed body or query; the message names the problem"),
             **extra,
             **COMMON_ERRORS,
-            "409": _json("superseded by a newer request before it ran", _ref("SwitchResult")),
+            "409": _json("superseded by a newer request before it ran", ref("SwitchResult")),
             "413": _error("the body is too large"),
-            "502": _json("the switch failed: message and log_tail", _ref("SwitchResult")),
+            "502": _json("the switch failed: message and log_tail", ref("SwitchResult")),
             "503": _error("the engine cannot be reached, or the API is shutting down"),
             "504": _error("no outcome within timeout; the switch goes on"),
         },
@@ -252,14 +83,14 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": {
             "summary": "llamadash itself is up (no token needed)",
             "security": [],
-            "responses": {"200": _json("up", _ref("Health"))},
+            "responses": {"200": _json("up", ref("Health")), **GUARD_ERRORS},
         }
     },
     "/models": {
         "get": {
             "summary": "profiles, with the current and the loading one marked",
             "responses": {
-                "200": _json("profiles", _ref("Models")),
+                "200": _json("profiles", ref("Models")),
                 **COMMON_ERRORS,
                 **ENGINE_ERRORS,
             },
@@ -268,7 +99,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/status": {
         "get": {
             "summary": "state, profile, since, progress, endpoint, uptime, args, last error",
-            "responses": {"200": _json("status", _ref("Status")), **COMMON_ERRORS, **ENGINE_ERRORS},
+            "responses": {"200": _json("status", ref("Status")), **COMMON_ERRORS, **ENGINE_ERRORS},
         }
     },
     "/switch": {
@@ -325,7 +156,9 @@ def document() -> dict[str, Any]:
                 "title": "llamadash side API",
                 "version": __version__,
                 "description": "Switch, stop and watch llama-server. With api_token set, every"
-                " route but /healthz needs 'Authorization: Bearer <token>'.",
+                " route but /healthz needs 'Authorization: Bearer <token>'. Requests a web page"
+                " of another origin sends, browser bodies other than JSON, and Host names other"
+                " than 127.0.0.1, localhost and [::1] are refused.",
             },
             "paths": PATHS,
             "components": {

@@ -101,7 +101,7 @@ class ApiServer:
         self.port = settings.api_port if port is None else port
         self.token = settings.api_token if token is None else token
         check_bind(self.host, self.token)
-        self.app = create_app(switcher, token=self.token, keepalive=keepalive)
+        self.app = create_app(switcher, token=self.token, host=self.host, keepalive=keepalive)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 

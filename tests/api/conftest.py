@@ -92,3 +92,13 @@ def metric_value(text: str, series: str) -> float:
         if key == series:
             return float(value)
     raise AssertionError(f"no series {series!r} in metrics")
+
+
+def refused(reply: httpx.Response, status: int, code: str) -> str:
+    """Assert ``reply`` is the JSON error ``code`` with a one-line message; return it."""
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"] == "application/json"
+    body = reply.json()
+    assert body["error"] == code, body
+    assert body["message"] and "\n" not in body["message"]
+    return str(body["message"])

@@ -92,6 +92,14 @@ def test_a_body_that_is_too_deep_is_a_400_not_a_crash() -> None:
         parse_switch(b'{"model": ' + b"[" * 100_000 + b"}", {})
 
 
+def test_a_lone_surrogate_deep_inside_is_named_without_recursion() -> None:
+    depth = 900  # json.loads takes it; a recursive walk of it could overflow the stack
+    raw = b'{"x":' * depth + b'"\\ud800"' + b"}" * depth
+    with pytest.raises(ApiError, match=r"lone UTF-16 surrogate \('\\ud800'\)") as caught:
+        parse_stop(raw, {})
+    assert caught.value.http_status == 400
+
+
 def test_stop_body_is_optional() -> None:
     assert parse_stop(b"", {}) == StopRequest()
     assert parse_stop(b"{}", {"timeout": "4"}) == StopRequest(timeout=4.0)

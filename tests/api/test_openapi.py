@@ -89,7 +89,7 @@ def test_request_schemas_follow_the_validators() -> None:
 
 def test_switch_documents_every_status_code() -> None:
     responses = document()["paths"]["/switch"]["post"]["responses"]
-    expected = {"200", "202", "400", "401", "404", "409", "413", "502", "503", "504"}
+    expected = {"200", "202", "400", "401", "403", "404", "409", "413", "421", "502", "503", "504"}
     assert set(responses) == expected
     assert "Location" in responses["202"]["headers"]
 

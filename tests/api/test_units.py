@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 
 from llamadash.api.auth import token_matches
+from llamadash.api.guard import BrowserGuard, split_host
 from llamadash.api.metrics import escape_label, histogram, render
 from llamadash.api.server import ApiBindError, ApiServer, check_bind, is_loopback
 from llamadash.api.sse import EventBuffer, format_event, is_progress
@@ -44,6 +45,80 @@ def test_api_server_refuses_before_binding_anything() -> None:
     )
     with pytest.raises(ApiBindError, match=r"refusing to serve the API on 0\.0\.0\.0"):
         ApiServer(switcher)
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("localhost", ("localhost", None)),
+        ("LocalHost:8081", ("localhost", 8081)),
+        ("127.0.0.1:1", ("127.0.0.1", 1)),
+        ("[::1]:8081", ("::1", 8081)),
+        ("[::1]", ("::1", None)),
+        ("localhost:", ("localhost", None)),  # RFC 3986 allows an empty port
+        ("::1", None),  # a bare IPv6 address is not a Host header
+        ("[::1", None),
+        ("[::1]x", None),
+        ("localhost:80a", None),
+        (":8081", None),
+        ("", None),
+    ],
+)
+def test_split_host(value: str, parsed: tuple[str, int | None] | None) -> None:
+    assert split_host(value) == parsed
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({b"host": b"127.0.0.1:8081"}, None),
+        ({}, None),  # HTTP/1.0 without Host: no browser sends that
+        ({b"host": b"127.0.0.1.nip.io:8081"}, "foreign_host"),
+        ({b"host": b"localhost:8081", b"origin": b"http://localhost:8081"}, None),
+        ({b"host": b"localhost", b"origin": b"http://localhost:80"}, None),  # default port
+        ({b"host": b"localhost:8081", b"origin": b"https://localhost:8081"}, "cross_site"),
+        ({b"host": b"localhost:8081", b"origin": b"http://localhost:8082"}, "cross_site"),
+        ({b"host": b"localhost:8081", b"sec-fetch-site": b"none"}, None),  # typed in the bar
+        ({b"host": b"localhost:8081", b"sec-fetch-site": b"Cross-Site"}, "cross_site"),
+        ({b"sec-fetch-dest": b"empty", b"content-type": b"application/json; charset=utf-8"}, None),
+        ({b"sec-fetch-dest": b"empty", b"transfer-encoding": b"chunked"}, "not_json"),
+        ({b"content-type": b"text/plain"}, None),  # no browser header: curl, a script
+    ],
+)
+def test_browser_guard_decisions(headers: dict[bytes, bytes], code: str | None) -> None:
+    guard = BrowserGuard(cast(Any, None), bind_host="127.0.0.1", token=False)
+    refused = guard.refusal(headers)
+    assert (refused and refused.code) == code
+
+
+def test_any_host_only_off_loopback_with_a_token() -> None:
+    foreign = {b"host": b"llm-box.lan:8081"}
+    for bind, token, answered in [
+        ("0.0.0.0", True, True),
+        ("192.168.1.10", True, True),
+        ("127.0.0.1", True, False),
+        ("0.0.0.0", False, False),  # check_bind refuses to listen so; the guard holds anyway
+    ]:
+        guard = BrowserGuard(cast(Any, None), bind_host=bind, token=token)
+        assert (guard.refusal(foreign) is None) == answered, (bind, token)
+
+
+async def test_a_cross_site_websocket_is_closed_before_it_is_accepted() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app must not see it")
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    guard = BrowserGuard(app, bind_host="127.0.0.1", token=False)
+    headers = [(b"host", b"127.0.0.1:8081"), (b"origin", b"http://evil.example")]
+    await guard({"type": "websocket", "headers": headers}, receive, send)
+    assert [m["type"] for m in sent] == ["websocket.close"] and sent[0]["code"] == 1008
 
 
 @pytest.mark.parametrize(
