@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.driver import Driver
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -102,6 +103,23 @@ class LlamaDash(App[None]):
         self._pending: dict[type[Pane], Any] = {}
         self._container_changed = False
         self._container_seen: tuple[str | None, str | None, str | None] | None = None
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast whose text shows exactly as written, whoever asks (``markup`` is ignored).
+
+        Toasts carry profile names and errors, which may hold brackets. Every toast passes
+        here (a widget's or screen's ``notify`` calls the app's), and Textual's widgets ask
+        for markup by default, so it is turned off here rather than at each call.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's choice, except that its Linux terminal driver is the quiet one.

@@ -15,6 +15,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from llamadash.core.profiles import Profile, ProfileSet
+from llamadash.ui.format import literal
 
 
 def fit(text: str, width: int) -> str:
@@ -55,7 +56,7 @@ class ModelPicker(ModalScreen[str | None]):
         with Vertical(id="picker"):
             yield Label("", id="picker-title")
             if self.busy_note:
-                yield Label(self.busy_note, id="picker-busy")
+                yield Label(literal(self.busy_note), id="picker-busy")
             yield OptionList(id="picker-list")
             yield Label("", id="picker-help")
 
