@@ -89,8 +89,10 @@ class LlamaDash(App[None]):
         collectors: Collectors | None = None,
         api: SideApi | None = None,
         refresh: float = 1.0,
+        stop_command: str = "llamadash stop",
     ) -> None:
         super().__init__()
+        self.stop_command = stop_command  # as the user can type it here (commands/invocation)
         self.engine = engine
         self.switcher = engine.switcher
         self.collectors = collectors
@@ -430,7 +432,7 @@ class LlamaDash(App[None]):
         if event.state in (State.READY, State.LOADING, State.STARTING):
             self.quit_message = (
                 f"llama-server keeps running ({event.profile_name}) at"
-                f" {self.switcher.endpoint}; stop it with: llamadash stop"
+                f" {self.switcher.endpoint}; stop it with: {self.stop_command}"
             )
         self.exit()
 
@@ -449,6 +451,12 @@ def build_app(
     collectors: Collectors | None = None,
     api: SideApi | None = None,
     refresh: float = 1.0,
+    stop_command: str = "llamadash stop",
 ) -> LlamaDash:
-    """The dashboard for ``engine`` (collectors None: panes stay empty, e.g. for snapshots)."""
-    return LlamaDash(engine, collectors=collectors, api=api, refresh=refresh)
+    """The dashboard for ``engine`` (collectors None: panes stay empty, e.g. for snapshots).
+
+    ``stop_command`` is what the quit message tells the user to run to stop the server.
+    """
+    return LlamaDash(
+        engine, collectors=collectors, api=api, refresh=refresh, stop_command=stop_command
+    )
