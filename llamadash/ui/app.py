@@ -20,7 +20,6 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.driver import Driver
 from textual.notifications import SeverityLevel
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from llamadash.collectors.bundle import Collectors
@@ -38,6 +37,7 @@ from llamadash.ui.messages import (
 from llamadash.ui.modals.picker import ModelPicker
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.widgets.container import ContainerPane
+from llamadash.ui.widgets.footer import KeysFooter
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.header import StatusLine
 from llamadash.ui.widgets.logs import LogPane
@@ -148,7 +148,7 @@ class LlamaDash(App[None]):
             yield ContainerPane(id="container", classes="pane")
             yield ServerPane(id="server", classes="pane")
         yield LogPane(self.switcher.logs.snapshot, id="logs", classes="pane")
-        yield Footer()
+        yield KeysFooter()
 
     async def on_mount(self) -> None:
         self._unsubscribe = self.switcher.subscribe(self._on_engine_event)
@@ -388,7 +388,8 @@ class LlamaDash(App[None]):
             else:
                 doing = "A switch is starting"
             note = f"{doing}: your choice runs next (the latest choice wins)."
-        self.push_screen(ModelPicker(self.engine.profiles, current, note), self._picked)
+        picker = ModelPicker(self.engine.profiles, current, self.engine.settings.models_dir, note)
+        self.push_screen(picker, self._picked)
 
     def _picked(self, profile_id: str | None) -> None:
         if profile_id is None:
