@@ -157,8 +157,11 @@ def test_dashboard_in_a_real_terminal(
     assert f"api http://127.0.0.1:{api_port}" in screen
 
     tmux.keys("m")
-    screen = tmux.wait_for(lambda s: "Switch model" in s, 10, "the picker")
-    assert "Tiny random llama" in screen and "Gemma 3 270M" in screen
+    # The title and the rows can reach the terminal in separate writes: wait for both.
+    screen = tmux.wait_for(
+        lambda s: "Switch model" in s and "Tiny random llama" in s, 10, "the picker"
+    )
+    assert "Gemma 3 270M" in screen
     tmux.keys("1")
     screen = tmux.wait_for(lambda s: "Ready: " in s, 60, "Ready: ")
     assert "Ready: Tiny random llama" in screen
