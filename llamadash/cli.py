@@ -123,11 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_models_conf() -> Path:
-    """``$LLAMADASH_MODELS_CONF``, else ./models.conf."""
-    return Path(os.environ.get("LLAMADASH_MODELS_CONF", "models.conf"))
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse ``argv``; the common options may come before or after the verb."""
     args = build_parser().parse_args(argv)
@@ -135,6 +130,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if not hasattr(args, name):
             setattr(args, name, value)
     if args.models_conf is None:
+        from llamadash.commands.common import default_models_conf
+
         args.models_conf = default_models_conf()
     return args
 

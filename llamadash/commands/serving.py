@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llamadash.commands.common import engine_from
+from llamadash.commands.invocation import again
 from llamadash.core.context import Engine
 
 
@@ -28,7 +29,8 @@ def dashboard(args: argparse.Namespace) -> int:
             return 2
     engine.lock.acquire(api.url if api else "")
     try:
-        app = build_app(engine, collectors=collectors_for(engine), api=api)
+        stop = again("stop", models_conf=args.models_conf, runtime=args.runtime)
+        app = build_app(engine, collectors=collectors_for(engine), api=api, stop_command=stop)
         app.call_later(settle_when_drawn, app)
         app.run()
     finally:

@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.driver import Driver
-from textual.widgets import Footer
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from llamadash.collectors.bundle import Collectors
@@ -39,6 +39,7 @@ from llamadash.ui.messages import (
 from llamadash.ui.modals.picker import ModelPicker
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.widgets.container import ContainerPane
+from llamadash.ui.widgets.footer import KeysFooter
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.header import StatusLine
 from llamadash.ui.widgets.logs import LogPane
@@ -90,8 +91,10 @@ class LlamaDash(App[None]):
         collectors: Collectors | None = None,
         api: SideApi | None = None,
         refresh: float = 1.0,
+        stop_command: str = "llamadash stop",
     ) -> None:
         super().__init__()
+        self.stop_command = stop_command  # as the user can type it here (commands/invocation)
         self.engine = engine
         self.switcher = engine.switcher
         self.collectors = collectors
@@ -105,6 +108,23 @@ class LlamaDash(App[None]):
         self._pending: dict[type[Pane], Any] = {}
         self._container_changed = False
         self._container_seen: tuple[str | None, str | None, str | None] | None = None
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast whose text shows exactly as written, whoever asks (``markup`` is ignored).
+
+        Toasts carry profile names and errors, which may hold brackets. Every toast passes
+        here (a widget's or screen's ``notify`` calls the app's), and Textual's widgets ask
+        for markup by default, so it is turned off here rather than at each call.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's choice, except that its Linux terminal driver is the quiet one.
@@ -131,7 +151,7 @@ class LlamaDash(App[None]):
             yield ContainerPane(id="container", classes="pane")
             yield ServerPane(id="server", classes="pane")
         yield LogPane(self.switcher.logs.snapshot, id="logs", classes="pane")
-        yield Footer()
+        yield KeysFooter()
 
     async def on_mount(self) -> None:
         self._unsubscribe = self.switcher.subscribe(self._on_engine_event)
@@ -400,7 +420,8 @@ class LlamaDash(App[None]):
             else:
                 doing = "A switch is starting"
             note = f"{doing}: your choice runs next (the latest choice wins)."
-        self.push_screen(ModelPicker(self.switcher.profiles, current, note), self._picked)
+        picker = ModelPicker(self.engine.profiles, current, self.engine.settings.models_dir, note)
+        self.push_screen(picker, self._picked)
 
     def _picked(self, profile_id: str | None) -> None:
         if profile_id is None:
@@ -444,7 +465,7 @@ class LlamaDash(App[None]):
         if event.state in (State.READY, State.LOADING, State.STARTING):
             self.quit_message = (
                 f"llama-server keeps running ({event.profile_name}) at"
-                f" {self.switcher.endpoint}; stop it with: llamadash stop"
+                f" {self.switcher.endpoint}; stop it with: {self.stop_command}"
             )
         self.exit()
 
@@ -463,6 +484,12 @@ def build_app(
     collectors: Collectors | None = None,
     api: SideApi | None = None,
     refresh: float = 1.0,
+    stop_command: str = "llamadash stop",
 ) -> LlamaDash:
-    """The dashboard for ``engine`` (collectors None: panes stay empty, e.g. for snapshots)."""
-    return LlamaDash(engine, collectors=collectors, api=api, refresh=refresh)
+    """The dashboard for ``engine`` (collectors None: panes stay empty, e.g. for snapshots).
+
+    ``stop_command`` is what the quit message tells the user to run to stop the server.
+    """
+    return LlamaDash(
+        engine, collectors=collectors, api=api, refresh=refresh, stop_command=stop_command
+    )

@@ -24,6 +24,17 @@ ACCENT = "$text-primary"
 _TRACK = "$foreground 25%"
 
 
+def literal(text: str) -> Content:
+    """``text`` shown exactly as written, never read as markup.
+
+    Profile names, ids, paths, errors and log lines may hold brackets ("Evil [/x]"): as
+    markup they were eaten ("profile  at") or raised MarkupError and crashed the dashboard.
+    Every label, title and Static showing such text takes it through here; toasts through
+    ``LlamaDash.notify``.
+    """
+    return Content(text)
+
+
 def bar(fraction: float | None, width: int = 20, warn: float = 0.75, hot: float = 0.9) -> Content:
     """A horizontal bar; green, yellow past ``warn``, red past ``hot``; dim when unknown."""
     if fraction is None:

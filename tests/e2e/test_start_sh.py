@@ -184,6 +184,7 @@ def test_missing_model_file_is_named(
     )
     assert done.returncode == 1
     assert "FAIL model of ghost" in done.stdout and "ghost.gguf" in done.stdout
+    assert "[3/5] checking profile ghost" in done.stderr, done.stderr
     assert "fix the FAIL lines above" in done.stderr
 
 
@@ -205,6 +206,10 @@ def test_bad_llama_server_path_is_explained(
     env = {**user_env, "LLAMA_SERVER": str(tmp_path / "nope")}
     done = run_start(["--runtime", "process", "--models-conf", str(conf), "tiny"], env)
     assert done.returncode == 1 and f"LLAMA_SERVER={tmp_path / 'nope'}" in done.stderr
+    # Regression: nothing was printed before the first check; each phase now says what it
+    # waits for and how long that usually takes, before it starts.
+    first = done.stderr.splitlines()[0]
+    assert "[2/5] checking this machine" in first and "a few seconds" in first, done.stderr
 
 
 @pytest.mark.engine

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
 
 
@@ -18,3 +19,8 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or condition}")
         await pilot.pause(0.05)
+
+
+def screen_text(app: App[Any]) -> str:
+    """What the active screen draws now, one line per row (toasts and modals included)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

@@ -120,6 +120,10 @@ def snap_engine(request: pytest.FixtureRequest) -> Engine:
     root.mkdir(parents=True)
     conf = root / "models.conf"
     conf.write_text(CONF.format(root=root))
+    # Two of the three models are there: the picker marks the third "[model missing]".
+    (root / "models").mkdir()
+    for name in ("qwen3-coder-30b-a3b-q4_k_m.gguf", "gemma-3-270m-Q4_K_M.gguf"):
+        (root / "models" / name).write_bytes(b"GGUF")
     return build_engine(conf)
 
 
@@ -181,6 +185,12 @@ def test_main_screen_small_terminal(app: LlamaDash, snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 
 
+def test_main_screen_80x24(app: LlamaDash, snap_compare: Any) -> None:
+    """80x24: the header keeps both addresses, the footer keeps q Quit and Q Stop+Quit."""
+    run_before = feed(gpu=no_gpu(), ready=READY, lines=LOG_LINES)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_main_screen_no_gpu_failed(app: LlamaDash, snap_compare: Any) -> None:
     """No NVIDIA GPU, the process runtime's pane, a failed load: logs paused at the error."""
     failed = event(
@@ -222,16 +232,27 @@ def _push(picker: Callable[[LlamaDash], ModelPicker], *keys: str) -> Any:
     return then
 
 
+def picker(app: LlamaDash, current: str, note: str = "") -> ModelPicker:
+    return ModelPicker(app.engine.profiles, current, app.engine.settings.models_dir, note)
+
+
 def test_picker(app: LlamaDash, snap_compare: Any) -> None:
     """Production profiles numbered 1-3, the running one marked."""
-    then = _push(lambda a: ModelPicker(a.engine.profiles, "qwen-coder"))
+    then = _push(lambda a: picker(a, "qwen-coder"))
     run_before = feed(gpu=two_gpus(), ready=READY, lines=LOG_LINES, then=then)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+def test_picker_80x24(app: LlamaDash, snap_compare: Any) -> None:
+    """80x24: one line per profile, the name column shortened, marks and ctx whole."""
+    then = _push(lambda a: picker(a, "qwen-coder"))
+    run_before = feed(gpu=no_gpu(), ready=READY, lines=LOG_LINES, then=then)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_picker_bench_profiles(app: LlamaDash, snap_compare: Any) -> None:
     """``b`` in the picker: the bench profiles, numbered b1, b2."""
-    then = _push(lambda a: ModelPicker(a.engine.profiles, "qwen-coder"), "b")
+    then = _push(lambda a: picker(a, "qwen-coder"), "b")
     run_before = feed(gpu=two_gpus(), ready=READY, lines=LOG_LINES, then=then)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -239,7 +260,7 @@ def test_picker_bench_profiles(app: LlamaDash, snap_compare: Any) -> None:
 def test_picker_while_switching(app: LlamaDash, snap_compare: Any) -> None:
     """The picker during a switch says the choice runs next."""
     note = "Switching to Gemma 3 270M now: your choice runs next (the latest choice wins)."
-    then = _push(lambda a: ModelPicker(a.engine.profiles, "gemma", note))
+    then = _push(lambda a: picker(a, "gemma", note))
     loading = event(
         State.LOADING,
         "gemma",

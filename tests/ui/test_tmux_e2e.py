@@ -7,6 +7,7 @@ session gets this test's environment (DOCKER_HOST) and never touches the user's 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -156,8 +157,11 @@ def test_dashboard_in_a_real_terminal(
     assert f"api http://127.0.0.1:{api_port}" in screen
 
     tmux.keys("m")
-    screen = tmux.wait_for(lambda s: "Switch model" in s, 10, "the picker")
-    assert "Tiny random llama" in screen and "Gemma 3 270M" in screen
+    # The title and the rows can reach the terminal in separate writes: wait for both.
+    screen = tmux.wait_for(
+        lambda s: "Switch model" in s and "Tiny random llama" in s, 10, "the picker"
+    )
+    assert "Gemma 3 270M" in screen
     tmux.keys("1")
     screen = tmux.wait_for(lambda s: "Ready: " in s, 60, "Ready: ")
     assert "Ready: Tiny random llama" in screen
@@ -188,3 +192,14 @@ def test_dashboard_in_a_real_terminal(
     # q keeps the server: it still answers after the dashboard is gone.
     health = httpx.get(f"http://127.0.0.1:{free_port}/health", timeout=5)
     assert health.status_code == 200
+
+    # The command the quit message names stops it, typed as printed in the pane's directory
+    # (the venv is not on PATH, and the config is not ./models.conf). -J: unwrap long lines.
+    joined = tmux.run("capture-pane", "-p", "-J", "-S", "-", "-t", tmux.session).stdout
+    (stop_line,) = [line for line in joined.splitlines() if "stop it with: " in line]
+    stop = shlex.split(stop_line.split("stop it with: ", 1)[1])
+    assert stop[1:] == ["stop", "--models-conf", str(conf)], stop
+    done = subprocess.run(stop, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{free_port}/health", timeout=5)

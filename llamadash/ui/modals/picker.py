@@ -5,6 +5,11 @@ A ModalScreen that returns the chosen profile id (or None); it changes nothing i
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -15,6 +20,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from llamadash.core.profiles import Profile, ProfileSet
+from llamadash.ui.format import literal
 
 
 def fit(text: str, width: int) -> str:
@@ -22,17 +28,60 @@ def fit(text: str, width: int) -> str:
     return f"{text:<{width}}" if len(text) <= width else text[: width - 1] + "…"
 
 
-def profile_row(key: str, profile: Profile, current: str | None) -> Text:
-    """``1  Qwen3-Coder …  140 t/s  ctx 65536  ● current``."""
-    mark = Text(" ● current", style="bold green") if profile.id == current else Text("")
-    ctx = f"ctx {profile.ctx}" if profile.ctx else ""
-    return Text.assemble(
-        (f"{key:>3}  ", "bold"),
-        (fit(profile.name, 40), ""),
-        (f" {fit(profile.speed, 16)}", "cyan"),
-        (f" {ctx:<10}", "dim"),
-        mark,
-    )
+NAME_WIDTH = 40
+MIN_NAME_WIDTH = 12
+CURRENT = " ● current"
+MISSING = " [model missing]"  # as `llamadash models` marks it
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    """``1  Qwen3-Coder …  140 t/s  ctx 65536  ● current``, fitted to the width it is drawn at.
+
+    The name column gives way first (down to MIN_NAME_WIDTH), so a narrow terminal (80
+    columns) still shows each profile on one line with its speed, ctx and marks.
+    """
+
+    key: str
+    profile: Profile
+    current: bool
+    missing: bool
+    mark_width: int = 0
+    """The widest marks of the list, so every row's columns line up."""
+    speed_width: int = 16
+    """The widest speed of the list (at most 16)."""
+
+    @property
+    def marks(self) -> str:
+        """What is said of the profile: current, model missing."""
+        return (CURRENT if self.current else "") + (MISSING if self.missing else "")
+
+    def line(self, width: int | None = None) -> Text:
+        """The row; ``width`` None: at its full width."""
+        ctx = f"ctx {self.profile.ctx}" if self.profile.ctx else ""
+        fixed = 5 + 1 + self.speed_width + 11 + self.mark_width
+        name_width = NAME_WIDTH if width is None else width - fixed
+        name_width = min(NAME_WIDTH, max(MIN_NAME_WIDTH, name_width))
+        row = Text.assemble(
+            (f"{self.key:>3}  ", "bold"),
+            fit(self.profile.name, name_width),
+            (f" {fit(self.profile.speed, self.speed_width)}", "cyan"),
+            (f" {ctx:<10}", "dim"),
+            (CURRENT if self.current else "", "bold green"),
+            (MISSING if self.missing else "", "bold red"),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+        return row
+
+    def __str__(self) -> str:
+        return self.line().plain
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.line(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(5 + MIN_NAME_WIDTH, self.line().cell_len)
 
 
 class ModelPicker(ModalScreen[str | None]):
@@ -44,10 +93,13 @@ class ModelPicker(ModalScreen[str | None]):
         *[Binding(str(n), f"number({n})", show=False) for n in range(1, 10)],
     ]
 
-    def __init__(self, profiles: ProfileSet, current: str | None, busy_note: str = "") -> None:
+    def __init__(
+        self, profiles: ProfileSet, current: str | None, models_dir: Path, busy_note: str = ""
+    ) -> None:
         super().__init__()
         self.profiles = profiles
         self.current = current
+        self.models_dir = models_dir  # a profile whose GGUF is not there is marked
         self.busy_note = busy_note
         self.bench = False
 
@@ -55,7 +107,7 @@ class ModelPicker(ModalScreen[str | None]):
         with Vertical(id="picker"):
             yield Label("", id="picker-title")
             if self.busy_note:
-                yield Label(self.busy_note, id="picker-busy")
+                yield Label(literal(self.busy_note), id="picker-busy")
             yield OptionList(id="picker-list")
             yield Label("", id="picker-help")
 
@@ -69,9 +121,20 @@ class ModelPicker(ModalScreen[str | None]):
 
     def _fill(self) -> None:
         prefix = "b" if self.bench else ""
-        options = [
-            Option(profile_row(f"{prefix}{i}", p, self.current), id=p.id)
+        rows = [
+            ProfileRow(
+                f"{prefix}{i}",
+                p,
+                current=p.id == self.current,
+                missing=not p.model_path(self.models_dir).is_file(),
+            )
             for i, p in enumerate(self.shown, 1)
+        ]
+        marks = max((len(row.marks) for row in rows), default=0)
+        speed = min(16, max((len(p.speed) for p in self.shown), default=0))
+        options = [
+            Option(replace(row, mark_width=marks, speed_width=speed), id=row.profile.id)
+            for row in rows
         ]
         listing = self.query_one("#picker-list", OptionList)
         listing.clear_options()

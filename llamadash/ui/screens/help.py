@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -43,8 +44,8 @@ class HelpScreen(ModalScreen[None]):
         if self.api == "off":
             table.add_row("API", "off (started with --no-api)")
         else:
-            table.add_row("API", f"{self.api}  (GET /status, GET /models, POST /switch)")
-        table.add_row("log file", self.log_file)
+            table.add_row("API", Text(f"{self.api}  (GET /status, GET /models, POST /switch)"))
+        table.add_row("log file", Text(self.log_file))  # a str cell would be read as markup
         with Vertical(id="help"):
             yield Static("[b]llamadash keys[/b]")
             yield Static(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from textual.content import Content
+from textual.events import Resize
 
 from llamadash.core.events import State, Status, SwitchEvent
 from llamadash.core.reload import settings_note
@@ -100,10 +101,29 @@ class StatusLine(RowsPane):
             }.get(status.state, self.text)
         self.refresh_line()
 
+    def on_resize(self, event: Resize) -> None:
+        """A new width: the endpoints may need the compact form."""
+        super().on_resize(event)
+        self.refresh_line()
+
     def refresh_line(self) -> None:
-        """Redraw with the elapsed time."""
+        """Redraw with the elapsed time; the endpoints always fit, the state gives way."""
+        state = self._state_parts()
+        endpoints = f"   server {self.endpoint}   api {self.api}"
+        width = self.size.width
+        line = Content.assemble(("llamadash ", "bold"), *state, (endpoints, ACCENT))
+        if width and line.cell_length > width:
+            # A narrow terminal (80 columns): no name, no URL schemes, and the state cut
+            # with "…" to leave room for both addresses, which a user needs to connect.
+            endpoints = f"  server {_bare(self.endpoint)}  api {_bare(self.api)}"
+            room = max(0, width - len(endpoints))
+            left = Content.assemble(*state).truncate(room, ellipsis=True, pad=True)
+            line = Content.assemble(left, (endpoints, ACCENT))
+        # Repainted only when the text or colours changed (RowsPane).
+        self.set_rows([line])
+
+    def _state_parts(self) -> list[tuple[str, str]]:
         parts: list[tuple[str, str]] = [
-            ("llamadash ", "bold"),
             ("● ", _STYLE[self.state]),
             (self.text, _STYLE[self.state]),
             # Seconds while something happens; minutes once it is steady.
@@ -117,7 +137,9 @@ class StatusLine(RowsPane):
             parts.append((f"  [{RESTART_TO_APPLY}]", WARN))
         if self.config:
             parts.append((f"  [{self.config}]", BAD if "config error" in self.config else WARN))
-        parts.append((f"   server {self.endpoint}", ACCENT))
-        parts.append((f"   api {self.api}", ACCENT))
-        # Repainted only when the text or colours changed (RowsPane).
-        self.set_rows([Content.assemble(*parts)])
+        return parts
+
+
+def _bare(url: str) -> str:
+    """``127.0.0.1:8080`` for ``http://127.0.0.1:8080`` (and "off" as it is)."""
+    return url.split("://", 1)[-1]

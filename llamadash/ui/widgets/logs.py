@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.events import Key
 from textual.widgets import Input
 
+from llamadash.ui.format import literal
 from llamadash.ui.widgets.logview import LogView
 
 # llama-server prefixes lines with "<elapsed> <level> ", e.g. "0.02.297.428 W load: ...".
@@ -131,7 +132,7 @@ class LogPane(Vertical):
         parts = ["Logs", "follow" if self.follow else "paused (f: follow)"]
         if self.filter_text:
             parts.append(f"filter: {self.filter_text!r}")
-        self.border_title = " · ".join(parts)
+        self.border_title = literal(" · ".join(parts))  # the filter is typed by the user
 
     @on(Input.Submitted, "#log-filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
