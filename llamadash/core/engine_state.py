@@ -183,6 +183,11 @@ class EngineState:
             await self._observed_change(obs)
         return obs
 
+    def forget_observation(self) -> None:
+        """The cached look is stale (the engine said the container changed): look again."""
+        self._obs_cache = None
+        self.revision += 1  # a cached rendering of the status is stale too
+
     def remember(self, obs: Observation) -> None:
         """Take ``obs`` as the newest observation.
 

@@ -34,6 +34,8 @@ class LogFollower:
         self.cursor_path = cursor_path
         self._done: asyncio.Future[None] | None = None
         self._ident = ""
+        self._read_to = ""  # the position after the last line put in the hub
+        self._generation = 0  # bumped by close(): a pump of an older one stops
 
     @property
     def active(self) -> bool:
@@ -68,23 +70,29 @@ class LogFollower:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
+        generation = self._generation
+
         def pump() -> None:
             last_save = time.monotonic()
             try:
                 for line in self.runtime.follow_logs(ident, tail, after):
+                    if generation != self._generation:
+                        return  # closed: this line is the next llamadash's to read
                     if tracker is not None:
                         tracker.feed(line)
                     self.hub.extend((line,))
+                    self._read_to = self.runtime.log_position(ident)
                     now = time.monotonic()
                     if now - last_save >= SAVE_EVERY:
                         last_save = now
-                        self.save(ident)
+                        self._save(ident, self._read_to)
+                self._save(ident, self._read_to)
             finally:
-                self.save(ident)
                 with contextlib.suppress(RuntimeError):  # loop already closed at exit
                     loop.call_soon_threadsafe(_resolve, done)
 
         self._ident = ident
+        self._read_to = after or ""
         self._done = done
         threading.Thread(target=pump, name=f"llamadash-logs-{ident[:12]}", daemon=True).start()
 
@@ -97,15 +105,15 @@ class LogFollower:
         self._ident = ""
 
     def close(self) -> None:
-        """Save the position now and let go (the thread may go on until the process exits)."""
+        """Save how far the logs were read, and stop taking lines (the thread ends with them)."""
+        self._generation += 1
         if self._ident:
-            self.save(self._ident)
+            self._save(self._ident, self._read_to)
         self._done = None  # nothing waits for it any more: a later stop() returns at once
         self._ident = ""
 
-    def save(self, ident: str) -> None:
+    def _save(self, ident: str, position: str) -> None:
         """Write ``ident``'s read position (best effort: a lost save repeats a few lines)."""
-        position = self.runtime.log_position(ident)
         if not position:
             return
         with contextlib.suppress(OSError):

@@ -315,6 +315,7 @@ class LlamaDash(App[None]):
         seen = (snap.id, snap.state, snap.health)
         if self._container_seen is not None and seen != self._container_seen:
             self._container_changed = True  # e.g. stopped outside llamadash: status looks soon
+            self.switcher.forget_observation()  # and looks afresh, not at the cached look
         self._container_seen = seen
         self._show(ContainerPane, snap)
 

@@ -49,6 +49,7 @@ async def test_models_lists_every_profile(client: httpx.AsyncClient) -> None:
         "bench": False,
         "current": False,
         "loading": False,
+        "restart_to_apply": False,
     }
     assert body["models"][-1]["bench"] is True and body["models"][-1]["number"] == "b1"
     assert (body["current"], body["loading"], body["state"]) == (None, None, "idle")

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import IN_CI, REPO
+from tests.conftest import REPO, missing
 from tests.e2e.conftest import write_conf
 
 VENV = Path(sys.executable).parent.parent
@@ -221,9 +221,7 @@ def test_dashboard_started_by_start_sh_shows_ready_in_tmux(
     started: list[Any],
 ) -> None:
     if shutil.which("tmux") is None:
-        if IN_CI:
-            pytest.fail("tmux is missing")
-        pytest.skip("tmux is missing")
+        missing("tmux", "apt-get install tmux")
     conf = conf_for(tmp_path, all_models, "compose", free_port(), image=llama_image)
     session = f"ldstart-{uuid.uuid4().hex[:6]}"
     env_args = [

@@ -70,9 +70,9 @@ async def test_bracketed_names_paths_and_errors_show_literally(
         await pilot.press("1")
         await wait_until(
             pilot,
-            lambda: not app.switcher.busy and "Failed" in app.query_one(StatusLine).text,
+            lambda: not app.switcher.busy and "refused" in app.query_one(StatusLine).text,
             10,
-            "the switch to fail",
+            "the switch to be refused",
         )
         error = f"model file not found: {tmp_path}/models/{EVIL_MODEL} (profile [evil] at"
         await wait_until(pilot, lambda: len(toasts(app)) == 2, 5, "two toasts")
@@ -83,7 +83,10 @@ async def test_bracketed_names_paths_and_errors_show_literally(
         # The header holds it whole (and draws as much as the addresses leave room for).
         status = app.query_one(StatusLine)
         assert error in status.text
-        assert status.rows[0].startswith("● Failed: model file not found: /")
+        # Refused before anything stopped: the state stays (Idle), the reason follows it.
+        assert status.rows[0].startswith(
+            f"● Idle: no model running (press m) · switch to {EVIL_NAME}"
+        )
 
         # A filter typed with brackets appears in the log pane's title as typed.
         await pilot.press("slash", *"[b]x[/b]", "enter")

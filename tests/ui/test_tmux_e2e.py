@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from llamadash.ui.driver import ACTIVE_FOR_S, IDLE_POLL_S
-from tests.conftest import IN_CI
+from tests.conftest import missing
 from tests.e2e.conftest import write_conf
 
 pytestmark = pytest.mark.engine
@@ -86,9 +86,7 @@ class Tmux:
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     if shutil.which("tmux") is None:
-        if IN_CI:
-            pytest.fail("CI=true: tmux is missing (apt-get install tmux)", pytrace=False)
-        pytest.skip("tmux is missing (apt-get install tmux)")
+        missing("tmux", "apt-get install tmux")
     session = Tmux(f"ldui-{uuid.uuid4().hex[:8]}", tmp_path / "tmux.sock")
     yield session
     session.kill()
@@ -103,7 +101,7 @@ def input_waiter(tmux: Tmux) -> tuple[int, int]:
     """(pid, tid) of the dashboard's input thread: the one thread blocked in select()."""
     numbers = _SELECT_SYSCALLS.get(os.uname().machine)
     if numbers is None:
-        pytest.skip(f"select() syscall numbers unknown for {os.uname().machine}")
+        missing(f"select() syscall numbers for {os.uname().machine}", "add them to SELECT_SYSCALLS")
     shell = int(tmux.run("display-message", "-p", "-t", tmux.session, "#{pane_pid}").stdout)
     (dash,) = psutil.Process(shell).children()
     for thread in dash.threads():

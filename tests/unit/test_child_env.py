@@ -15,8 +15,8 @@ import pytest
 
 from llamadash.core.runtime.compose import ComposeRuntime
 from llamadash.core.runtime.environ import compose_env, server_env
+from tests.conftest import missing
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SECRETS = {
     "LLAMADASH_API_TOKEN": "side-api-secret",
     "HF_TOKEN": "hf_secret",
@@ -67,9 +67,7 @@ def test_docker_compose_cli_does_not_see_our_secrets(
             subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
         ).returncode
     ):
-        if IN_CI:
-            pytest.fail("CI=true: the docker compose CLI plugin is missing", pytrace=False)
-        pytest.skip("the docker compose CLI plugin is missing")
+        missing("the docker compose CLI plugin", "make testbed links it")
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DOCKER_HOST", os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))

@@ -28,9 +28,9 @@ from llamadash.core.envfile import (
     render_block,
     write_env,
 )
+from tests.conftest import missing
 
 REPO = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -397,9 +397,7 @@ def _compose_available() -> bool:
 @pytest.fixture(scope="module")
 def compose_cli() -> None:
     if not _compose_available():
-        if IN_CI:
-            pytest.fail("CI=true: the docker compose CLI plugin is missing", pytrace=False)
-        pytest.skip("the docker compose CLI plugin is missing")
+        missing("the docker compose CLI plugin", "make testbed links it")
 
 
 def _compose_service(project: Path) -> dict[str, Any]:

@@ -6,8 +6,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from llamadash.core.flags import (
     FlagCache,
     describe_unknown,
@@ -16,8 +14,8 @@ from llamadash.core.flags import (
     unknown_flags,
 )
 from llamadash.core.profiles import OWNED_FLAGS
+from tests.conftest import missing
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CACHE = Path(os.environ.get("LLAMADASH_CACHE", Path.home() / ".cache" / "llamadash"))
 
 # Verbatim layout of `llama-server --help` (recent builds): short flags padded after the comma.
@@ -232,10 +230,7 @@ def _real_binary() -> Path | None:
 def test_real_llama_server_help() -> None:
     binary = _real_binary()
     if binary is None:
-        message = f"no llama-server binary under {CACHE}/llama-server/*/ (make testbed builds it)"
-        if IN_CI:
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(message)
+        missing(f"a llama-server binary under {CACHE}/llama-server/*/", "make testbed builds it")
     result = subprocess.run(
         [str(binary), "--help"], capture_output=True, text=True, timeout=60, check=False
     )
@@ -275,10 +270,7 @@ def test_owned_flag_spellings_are_exactly_those_of_the_real_help() -> None:
     """models.conf is checked without the binary, so the table must list every alias it has."""
     binary = _real_binary()
     if binary is None:
-        message = f"no llama-server binary under {CACHE}/llama-server/*/ (make testbed builds it)"
-        if IN_CI:
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(message)
+        missing(f"a llama-server binary under {CACHE}/llama-server/*/", "make testbed builds it")
     result = subprocess.run(
         [str(binary), "--help"], capture_output=True, text=True, timeout=60, check=False
     )

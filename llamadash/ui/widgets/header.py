@@ -26,7 +26,17 @@ _STEADY = (State.READY, State.IDLE, State.FAILED)
 
 
 def describe(event: SwitchEvent) -> str:
-    """The words for an event: Stopping…, Starting X…, Loading… stage pct ETA, Ready: X."""
+    """The words for an event: Stopping…, Starting X…, Loading… stage pct ETA, Ready: X.
+
+    A switch refused before anything stopped keeps the state and adds why.
+    """
+    text = _state_words(event)
+    if event.error and event.state != State.FAILED:
+        return f"{text} · {event.message or event.error}"
+    return text
+
+
+def _state_words(event: SwitchEvent) -> str:
     name = event.profile_name or event.profile_id or ""
     if event.state == State.STOPPING:
         return "Stopping…"
