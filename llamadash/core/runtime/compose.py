@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,16 @@ from llamadash.core.runtime.base import (
     Observation,
     RuntimeFailure,
 )
-from llamadash.core.runtime.environ import compose_env
+from llamadash.core.runtime.docker_calls import (
+    engine_error,
+    parse_time,
+    quiet,
+    reload_running,
+    run_compose,
+    split_stamp,
+    timestamp_key,
+    wait_exit,
+)
 from llamadash.core.runtime.signals import escalate_stop
 
 SERVICE = "llama-server"
@@ -83,7 +89,7 @@ class ComposeRuntime:
         except EngineUnavailableError:
             raise
         except Exception as exc:
-            raise EngineUnavailableError(_engine_error(exc)) from None
+            raise EngineUnavailableError(engine_error(exc)) from None
         if not found:
             return None
         return max(found, key=lambda c: c.attrs.get("Created", ""))
@@ -95,7 +101,7 @@ class ComposeRuntime:
             return Observation(state="absent")
         attrs = container.attrs
         state = attrs.get("State", {})
-        started = _parse_time(state.get("StartedAt", ""))
+        started = parse_time(state.get("StartedAt", ""))
         return Observation(
             state=state.get("Status", "unknown"),
             ident=container.id,
@@ -163,54 +169,20 @@ class ComposeRuntime:
             return Observation(state="absent")
         if container.status in ("running", "restarting", "paused"):
             self.last_stop = escalate_stop(
-                send=lambda sig: _quiet(container.kill, signal=sig),
-                alive=lambda: _reload_running(container),
+                send=lambda sig: quiet(container.kill, signal=sig),
+                alive=lambda: reload_running(container),
                 grace=grace,
-                wait_exit=lambda seconds: _wait_exit(container, seconds),
+                wait_exit=lambda seconds: wait_exit(container, seconds),
                 busy=busy,
             )
         last = self.observe()
-        _quiet(container.remove, force=True)
+        quiet(container.remove, force=True)
         return last
 
     def compose(self, *args: str, timeout: float = 600) -> str:
-        """Run ``docker compose`` for this project (never through a shell, never with our secrets).
-
-        Raises:
-            EngineUnavailableError: no docker CLI or compose plugin.
-            RuntimeFailure: compose failed; the message carries its stderr.
-        """
-        files = [arg for name in self.compose_files for arg in ("-f", name)]
-        cmd = [
-            "docker",
-            "compose",
-            "-p",
-            self.project_name,
-            "--project-directory",
-            str(self.project_dir),
-            "--env-file",
-            str(self.env_file),
-            *files,
-            *args,
-        ]
-        try:
-            done = subprocess.run(  # compose_env(): no secrets, and no exported LLAMA_ARGS
-                cmd, capture_output=True, text=True, timeout=timeout, check=False, env=compose_env()
-            )
-        except FileNotFoundError:
-            raise EngineUnavailableError(
-                "the docker CLI is not installed (need docker + compose v2)"
-            ) from None
-        if done.returncode != 0:
-            err = done.stderr.strip()
-            if "is not a docker command" in err or "unknown command" in err:
-                raise EngineUnavailableError(
-                    "the Docker Compose v2 plugin is missing ('docker compose')"
-                )
-            if "Cannot connect to the Docker daemon" in err:
-                raise EngineUnavailableError(f"Docker engine unreachable: {err.splitlines()[-1]}")
-            raise RuntimeFailure(f"docker compose {args[0]} failed: {err[-2000:]}")
-        return done.stdout
+        """Run ``docker compose`` for this project (core/runtime/docker_calls.py)."""
+        project = (self.project_name, self.project_dir, self.env_file, self.compose_files)
+        return run_compose(*project, *args, timeout=timeout)
 
     def help_source(self, spec: LaunchSpec) -> HelpSource | str:
         """Key: the image id; help: ``docker run --rm IMAGE --help`` with no network."""
@@ -250,7 +222,7 @@ class ComposeRuntime:
         ``log_position`` gave). The engine adds a timestamp to each line; it is cut off here
         and kept as the position.
         """
-        since = _timestamp_key(after) if after else None
+        since = timestamp_key(after) if after else None
         try:
             container = self.client().containers.get(ident)
             options: dict[str, Any] = {"tail": "all" if tail is None or since else tail}
@@ -265,20 +237,17 @@ class ComposeRuntime:
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for raw in lines:
-                if (line := self._stamped(ident, raw, since)) is not None:
+                if (line := self._unstamp(ident, raw, since)) is not None:
                     yield line
-        if pending and (line := self._stamped(ident, pending, since)) is not None:
+        if pending and (line := self._unstamp(ident, pending, since)) is not None:
             yield line
 
-    def _stamped(self, ident: str, raw: bytes, since: tuple[int, int] | None) -> str | None:
-        """The text of one timestamped line (None if at or before ``since``)."""
-        stamp, _, text = raw.decode("utf-8", "replace").rstrip("\r").partition(" ")
-        key = _timestamp_key(stamp)
-        if key is None:  # not a timestamp after all: keep the whole line
-            return raw.decode("utf-8", "replace").rstrip("\r")
-        if since is not None and key <= since:
-            return None
-        self._positions[ident] = stamp
+    def _unstamp(self, ident: str, raw: bytes, since: tuple[int, int] | None) -> str | None:
+        key, stamp, text = split_stamp(raw.decode("utf-8", "replace").rstrip("\r"))
+        if key is not None and since is not None and key <= since:
+            return None  # read before
+        if key is not None:
+            self._positions[ident] = stamp
         return text
 
     def log_position(self, ident: str) -> str:
@@ -298,67 +267,3 @@ class ComposeRuntime:
         if self._docker is not None:
             self._docker.close()
             self._docker = None
-
-
-def _parse_time(text: str) -> float | None:
-    if not text or text.startswith("0001-"):
-        return None
-    # Docker gives nanoseconds; fromisoformat takes at most microseconds.
-    head, _, rest = text.partition(".")
-    zone = rest[rest.find("Z") :] if "Z" in rest else rest[9:]
-    fraction = rest[:6] if rest else "0"
-    try:
-        return datetime.fromisoformat(
-            f"{head}.{fraction}{zone or 'Z'}".replace("Z", "+00:00")
-        ).timestamp()
-    except ValueError:
-        return None
-
-
-def _engine_error(exc: Exception) -> str:
-    """One line for a failed Docker API call: a dead engine is named with its address."""
-    if isinstance(exc, ConnectionError) or "Connection" in type(exc).__name__:
-        address = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        return f"Docker engine stopped answering at {address}"
-    return f"Docker engine error: {exc}"
-
-
-def _timestamp_key(stamp: str) -> tuple[int, int] | None:
-    """An engine log timestamp (RFC 3339, nanoseconds) as (unix seconds, nanoseconds)."""
-    if not stamp.endswith("Z") or "T" not in stamp:
-        return None
-    head, _, fraction = stamp[:-1].partition(".")
-    try:
-        seconds = datetime.fromisoformat(head + "+00:00").timestamp()
-        nanos = int(fraction.ljust(9, "0")[:9]) if fraction else 0
-    except ValueError:
-        return None
-    return int(seconds), nanos
-
-
-def _wait_exit(container: Any, seconds: float) -> bool:
-    """Block until the container stops (the engine's wait call) or ``seconds`` pass.
-
-    Polling inspect every 20 ms instead cost ~50 API calls a second while a model stopped,
-    CPU that the side API then lacked (bench/bench_api_status.py).
-    """
-    try:
-        container.wait(timeout=max(seconds, 0.01), condition="not-running")
-    except Exception:  # the read timed out (still running), or the container is gone
-        return not _reload_running(container)
-    return True
-
-
-def _reload_running(container: Any) -> bool:
-    try:
-        container.reload()
-    except Exception:
-        return False
-    return bool(container.status in ("running", "restarting", "paused"))
-
-
-def _quiet(call: Any, **kwargs: Any) -> None:
-    try:
-        call(**kwargs)
-    except Exception:  # already gone or already stopped: the outcome is what we wanted
-        return

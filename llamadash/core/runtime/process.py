@@ -23,6 +23,7 @@ from llamadash.core.profiles import HOST_FLAG, PORT_FLAG
 from llamadash.core.runtime.base import HelpSource, LaunchSpec, Observation, RuntimeFailure
 from llamadash.core.runtime.binary import find_llama_server
 from llamadash.core.runtime.environ import server_env
+from llamadash.core.runtime.procs import cmdline, pid_alive, rotate, signal_pid, wait_child
 from llamadash.core.runtime.signals import escalate_stop
 from llamadash.core.settings import Settings
 
@@ -74,7 +75,7 @@ class ProcessRuntime:
         if self._child is not None and self._child.pid == pid:
             return self._child.poll() is None
         # Not our child: alive, not a zombie, and still a llama-server (PIDs get reused).
-        return _pid_alive(pid) and b"llama-server" in _cmdline(pid)
+        return pid_alive(pid) and b"llama-server" in cmdline(pid)
 
     # --- Runtime protocol -----------------------------------------------------------------
     def observe(self) -> Observation:
@@ -117,7 +118,7 @@ class ProcessRuntime:
             )
         args = self.command(spec)
         self.dir.mkdir(parents=True, exist_ok=True)
-        _rotate(self.log_path, LOG_BACKUPS)
+        rotate(self.log_path, LOG_BACKUPS)
         with self.log_path.open("ab") as log:
             self._child = subprocess.Popen(
                 [str(self.binary), *args],
@@ -146,11 +147,11 @@ class ProcessRuntime:
             pid, child = obs.pid, self._child
             ours = child is not None and child.pid == pid
             self.last_stop = escalate_stop(
-                send=lambda sig: _signal(pid, getattr(signal, sig)),
+                send=lambda sig: signal_pid(pid, getattr(signal, sig)),
                 alive=lambda: self._alive(pid),
                 grace=grace,
                 # Our child: waitpid wakes at its exit; another's: poll the process table.
-                wait_exit=(lambda seconds: _wait_child(child, seconds)) if ours else None,
+                wait_exit=(lambda seconds: wait_child(child, seconds)) if ours else None,
                 busy=busy,
             )
             self._stopped.set()
@@ -257,47 +258,3 @@ def _server_env(binary: Path) -> dict[str, str]:
             filter(None, [*folders, env.get("LD_LIBRARY_PATH")])
         )
     return env
-
-
-def _wait_child(child: subprocess.Popen[bytes] | None, seconds: float) -> bool:
-    """Wait for our child to exit (and reap it); True if it did within ``seconds``."""
-    assert child is not None
-    try:
-        child.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        return False
-    return True
-
-
-def _pid_alive(pid: int) -> bool:
-    """Alive and not a zombie (a zombie answers kill(pid, 0) too)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return
-
-
-def _rotate(path: Path, backups: int) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    for index in range(backups - 1, 0, -1):
-        older = path.with_name(f"{path.name}.{index}")
-        if older.exists():
-            older.replace(path.with_name(f"{path.name}.{index + 1}"))
-    path.replace(path.with_name(f"{path.name}.1"))
