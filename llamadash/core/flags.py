@@ -72,9 +72,12 @@ class FlagCache:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
+        self._parsed: dict[str, frozenset[str]] = {}  # parsing --help was 4 ms of each switch
 
     def known_flags(self, key: str, fetch: Callable[[], str | None]) -> frozenset[str] | None:
         """Flags for ``key``; ``fetch`` produces ``--help`` text on a cache miss (None: unknown)."""
+        if key in self._parsed:
+            return self._parsed[key]
         path = self.state_dir / "flags" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".txt")
         try:
             text: str | None = path.read_text(encoding="utf-8")
@@ -85,4 +88,6 @@ class FlagCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         flags = parse_help(text or "")
+        if flags:
+            self._parsed[key] = flags
         return flags or None

@@ -22,6 +22,7 @@ from llamadash.core.runtime.signals import wait_until
 
 TAIL_LINES = 50
 HEALTH_INTERVAL = 0.05
+FIRST_HEALTH_INTERVAL = 0.01  # small models are up in ~20 ms: look often at first, then 50 ms
 PORT_FREE_TIMEOUT = 5.0
 
 
@@ -75,7 +76,7 @@ class SwitchProcedure(EngineState):
 
     async def _check_port(self, spec: LaunchSpec) -> None:
         """The port must be free, or held by the server this switch stops."""
-        obs = await self.observe(max_age=0)
+        obs = await self.observe(max_age=0.25)  # the request's own check has just looked
         if obs.running and _port_of(obs.args) == spec.port:
             return
         if not await asyncio.to_thread(port_free, spec.port):
@@ -130,6 +131,7 @@ class SwitchProcedure(EngineState):
         deadline = load_began + profile.timeout
         self._emit(State.LOADING, profile, progress=tracker.progress(0.0), warning=warning)
         last_emit, last_observe = 0.0, load_began
+        interval = FIRST_HEALTH_INTERVAL
         while True:
             now = time.monotonic()
             if await health(self._http) == 200:
@@ -159,7 +161,8 @@ class SwitchProcedure(EngineState):
                 last_emit = now
                 progress = tracker.progress(now - load_began)
                 self._emit(State.LOADING, profile, progress=progress, warning=warning)
-            await asyncio.sleep(HEALTH_INTERVAL)
+            await asyncio.sleep(interval)
+            interval = min(HEALTH_INTERVAL, interval * 1.5)
         load_seconds = time.monotonic() - load_began
         total = time.monotonic() - began
         self.history.record(profile.id, load_seconds)
