@@ -35,7 +35,7 @@ def run_locally(
 async def _run(engine: Engine, target: str | None, restart: bool, quiet: bool) -> SwitchOutcome:
     switcher = engine.switcher
     try:
-        await switcher.adopt()
+        await switcher.adopt(watch=False)  # a one-shot command: nobody to tell later
         # Subscribed after adopting: "ready: … (adopted a running server)" is what was
         # found, not what this command does (`llamadash stop` printed it before stopping).
         if not quiet:

@@ -129,7 +129,7 @@ def _local_status(engine: Engine) -> dict[str, Any]:
 
     async def adopt() -> dict[str, Any]:
         try:
-            return (await engine.switcher.adopt()).to_dict()
+            return (await engine.switcher.adopt(watch=False)).to_dict()
         finally:
             await engine.switcher.aclose()
 

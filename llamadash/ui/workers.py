@@ -30,7 +30,7 @@ class Workers(DashState):
     @work(group="engine", exit_on_error=False)
     async def adopt(self) -> None:
         """Look at what already runs (from an earlier session or started by hand)."""
-        status = await self.switcher.adopt()
+        status = await self.switcher.adopt(watch=False)
         self.post_message(StatusObserved(status))
 
     @work(thread=True, exclusive=True, group="gpu", exit_on_error=False)
