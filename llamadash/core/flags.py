@@ -6,8 +6,6 @@ a 60-second restart. ``--help`` is parsed once per binary/image and cached in th
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -54,7 +52,7 @@ def unknown_flags(args: Sequence[str], known: Iterable[str]) -> list[tuple[str, 
     for arg in args:
         flag = flag_name(arg)
         if flag is not None and flag not in known_set:
-            problems.append((flag, difflib.get_close_matches(flag, sorted(known_set), n=3)))
+            problems.append((flag, _close(flag, known_set)))
     return problems
 
 
@@ -78,6 +76,8 @@ class FlagCache:
         """Flags for ``key``; ``fetch`` produces ``--help`` text on a cache miss (None: unknown)."""
         if key in self._parsed:
             return self._parsed[key]
+        import hashlib  # here: the CLI's forwarding path loads this module and never hashes
+
         path = self.state_dir / "flags" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".txt")
         try:
             text: str | None = path.read_text(encoding="utf-8")
@@ -91,3 +91,10 @@ class FlagCache:
         if flags:
             self._parsed[key] = flags
         return flags or None
+
+
+def _close(flag: str, known: Iterable[str]) -> list[str]:
+    """Up to three known flags close to ``flag`` (difflib loads only when one is wrong)."""
+    import difflib
+
+    return difflib.get_close_matches(flag, sorted(known), n=3)
