@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 EventListener = Callable[[SwitchEvent], None]
+TAIL_LINES = 50  # log lines a failure carries
 # Upper bounds (seconds) of the llamadash_switch_duration_seconds buckets in /metrics.
 DURATION_BUCKETS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 

@@ -69,7 +69,6 @@ class LogFollower:
             return
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-
         generation = self._generation
 
         def pump() -> None:

@@ -11,7 +11,7 @@ import itertools
 import time
 from dataclasses import replace
 
-from llamadash.core.engine_state import EngineState, SwitchError
+from llamadash.core.engine_state import TAIL_LINES, EngineState, SwitchError
 from llamadash.core.events import Result, State, SwitchOutcome
 from llamadash.core.flags import describe_unknown, unknown_flags
 from llamadash.core.net import health, port_free, server_busy
@@ -20,7 +20,6 @@ from llamadash.core.progress import ProgressTracker
 from llamadash.core.runtime.base import LaunchSpec, Observation, RuntimeFailure
 from llamadash.core.runtime.signals import wait_until
 
-TAIL_LINES = 50
 HEALTH_INTERVAL = 0.05
 FIRST_HEALTH_INTERVAL = 0.01  # small models are up in ~20 ms: look often at first, then 50 ms
 PORT_FREE_TIMEOUT = 5.0

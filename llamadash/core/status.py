@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from llamadash.core.events import BUSY_STATES, State, Status
-from llamadash.core.runtime.base import Observation
+from llamadash.core.runtime.base import CLEAN_EXIT_CODES, Observation
 
 if TYPE_CHECKING:
     from llamadash.core.switcher import Switcher
@@ -74,7 +74,7 @@ def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> St
             last_error=event.error,  # e.g. a switch refused before anything was stopped
             restart_to_apply=health.restart_to_apply(obs) if health else False,
         )
-    if obs.state == "exited" and obs.exit_code not in (None, 0, 143):
+    if obs.state == "exited" and obs.exit_code not in (None, *CLEAN_EXIT_CODES):
         return replace(
             base,
             state=State.FAILED,

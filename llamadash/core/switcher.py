@@ -15,30 +15,16 @@ import contextlib
 import logging
 from dataclasses import replace
 
-from llamadash.core.engine_state import (
-    DURATION_BUCKETS,
-    EventListener,
-    Job,
-    SwitchError,
-    SwitchStats,
-)
+from llamadash.core.engine_state import DURATION_BUCKETS, Job, SwitchError, SwitchStats
 from llamadash.core.events import Result, State, Status, SwitchOutcome
 from llamadash.core.net import health
-from llamadash.core.procedure import HEALTH_INTERVAL, TAIL_LINES, SwitchProcedure
+from llamadash.core.procedure import SwitchProcedure
 from llamadash.core.profiles import ProfileSet
 from llamadash.core.runtime.base import EngineUnavailableError
 from llamadash.core.status import build_status
 from llamadash.core.watching import Watching
 
-__all__ = [
-    "DURATION_BUCKETS",
-    "HEALTH_INTERVAL",
-    "TAIL_LINES",
-    "EventListener",
-    "SwitchError",
-    "SwitchStats",
-    "Switcher",
-]
+__all__ = ["DURATION_BUCKETS", "SwitchError", "SwitchStats", "Switcher"]
 log = logging.getLogger(__name__)
 
 
@@ -213,8 +199,10 @@ class Switcher(SwitchProcedure, Watching):
         queued = self._queued.target if self._queued else None
         if self._active is not None:
             target = self._active.target
-        else:
-            target = self._checking[-1] if self._checking else None
+        elif self._checking:
+            target = self._checking[-1]
+        else:  # queued, its runner task not started yet: that switch is the one under way
+            target = queued
         return replace(build_status(self, obs, queued), switching_to=target)
 
     def _refresh_soon(self) -> None:

@@ -2,7 +2,8 @@
 
 Every observed change is an event (SSE clients hear of a container killed from outside), and
 a server that is still loading is ``loading`` until its /health answers 200, whoever started
-it. The owner's front ends run ``watch()`` so such changes are seen while nobody asks.
+it. ``Switcher.adopt`` starts ``watch()`` unless its front end looks by itself (the dashboard),
+so such changes are seen while nobody asks.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from llamadash.core.engine_state import EngineState
+from llamadash.core.engine_state import TAIL_LINES, EngineState
 from llamadash.core.events import State
 from llamadash.core.net import health
-from llamadash.core.runtime.base import Observation
+from llamadash.core.runtime.base import CLEAN_EXIT_CODES, Observation
 
-WATCH_INTERVAL = 2.0  # seconds between looks while nothing else looks
 ADOPTED_HEALTH_INTERVAL = 0.25
 
 
@@ -58,27 +58,22 @@ class Watching(EngineState):
             return  # the switch's own events say what happens
         if obs.running:
             self.server_starts += 1
-            if obs.ident != self.follower_ident:
+            if obs.ident != self.follower.ident:
                 self.follower.attach(obs.ident)
             await self._report_running(obs, "a server was started outside llamadash")
             return
         profile = self.profiles.get(obs.profile_id) if obs.profile_id else None
         code = obs.exit_code
-        if obs.state == "exited" and code not in (None, 0, 143):
+        if obs.state == "exited" and code not in (None, *CLEAN_EXIT_CODES):
             reason = f"llama-server exited with code {code} (seen, not asked for)"
-            tail = tuple(self.runtime.log_tail(obs.ident, 50)) if obs.ident else ()
+            tail = tuple(self.runtime.log_tail(obs.ident, TAIL_LINES)) if obs.ident else ()
             self._emit(
                 State.FAILED, profile, error=reason, exit_code=code, log_tail=tail, message=reason
             )
         elif self._last.state != State.IDLE:
             self._emit(State.IDLE, None, message="the server stopped (seen, not asked for)")
 
-    @property
-    def follower_ident(self) -> str:
-        """The server whose logs are followed now ('' if none)."""
-        return self.follower.ident
-
-    def watch(self, interval: float = WATCH_INTERVAL) -> None:
+    def watch(self, interval: float) -> None:
         """Look at the runtime every ``interval`` seconds in the background (idempotent)."""
         if self._watch_task is None or self._watch_task.done():
             self._watch_task = asyncio.create_task(self._watch(interval), name="llamadash-watch")

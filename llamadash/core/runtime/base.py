@@ -12,6 +12,9 @@ from typing import Protocol
 
 from llamadash.core.profiles import Profile
 
+CLEAN_EXIT_CODES = frozenset({0, 143})
+"""A server that exited with one of these stopped as asked (143: SIGTERM while loading)."""
+
 HelpSource = tuple[str, Callable[[], str | None]]
 """A cache key for one llama-server build, and how to get its ``--help`` text."""
 
