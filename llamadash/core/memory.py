@@ -1,0 +1,233 @@
+"""Memory facts for admission: sizes, llama-server's buffer lines, resident memory, the budget.
+
+Everything here is pure or reads /proc only: the pool decides, these pieces measure. Sizes are
+binary throughout (1 GB = 1 GiB = 1024³ bytes), as nvidia-smi, ``free`` and llama-server's own
+"MiB" figures are, so a user's ``memory_budget = 8GB`` means what those tools show as 8 GiB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(?:([kmgt])(?:i?b)?|b)?", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``8GiB``, ``8 GB``, ``512MiB``, ``1.5G``, ``2048M`` or ``123``.
+
+    A bare number is bytes; K, M, G and T (with or without ``B``/``iB``, any case) are binary
+    units: ``GB`` and ``GiB`` both mean 1024³ (see the module docstring). Fractions round to the
+    nearest byte.
+
+    Raises:
+        ValueError: not a non-negative number with one of those units.
+    """
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            f"not a size: {text!r} (expected a number of bytes or one with a unit,"
+            " like 512MiB, 8GB or 1.5G; units are binary: 1 GB = 1024 MiB)"
+        )
+    number, unit = match.groups()
+    return round(float(number) * _UNITS[(unit or "").lower()])
+
+
+def format_size(n: int) -> str:
+    """A short readable size: ``5.1 GiB``, ``830 MiB``, ``12 KiB``, ``512 B`` (keeps a sign)."""
+    sign, n = ("-", -n) if n < 0 else ("", n)
+    if n >= 1 << 40:
+        return f"{sign}{n / (1 << 40):.1f} TiB"
+    if n >= 1 << 30:
+        return f"{sign}{n / (1 << 30):.1f} GiB"
+    if n >= 1 << 20:
+        # 830 MiB, but 1.5 MiB: a whole number alone would round small figures by up to 1/3.
+        return f"{sign}{n / (1 << 20):.{0 if n >= 10 << 20 else 1}f} MiB"
+    if n >= 1 << 10:
+        return f"{sign}{n / (1 << 10):.0f} KiB"
+    return f"{sign}{n} B"
+
+
+# "load_tensors:   CPU_Mapped model buffer size =   235.16 MiB", "llama_kv_cache:      CUDA0 KV
+# buffer size = 182.75 MiB", "sched_reserve:  CUDA_Host compute buffer size = ...", "llama_context:
+# CPU  output buffer size = ...", and from older builds "llm_load_tensors:      CUDA0 buffer size =
+# ..." (no kind word: weights) and "init:    Vulkan0 KV buffer size = ...". The summary lines
+# ("llama_kv_cache: size = ...", "KV self size = ...") name no device and are not matched.
+_BUFFER = re.compile(
+    r"(?P<device>[^\s:]+)\s+(?:(?P<kind>model|KV|compute|output)\s+)?buffer size\s*=\s*"
+    r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[KMG]i?B|B)\b"
+)
+# Colored logs (--log-colors on, or a terminal) wrap the prefix in SGR sequences.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+BufferKind = Literal["model", "kv", "compute", "output"]
+KINDS: tuple[BufferKind, ...] = ("model", "kv", "compute", "output")
+_KIND: dict[str, BufferKind] = {
+    "model": "model",
+    "KV": "kv",
+    "compute": "compute",
+    "output": "output",
+}
+
+
+class BufferTally:
+    """The buffer sizes one llama-server load logs, per kind and device.
+
+    Feed it every line of one launch. With the test bed's llama-server build these lines only
+    print at ``-lv 4`` (debug) or higher; at the default verbosity 3 none appear. Every line
+    adds up: an iSWA model logs two KV buffers on one device, a draft model its own set, so
+    summing is right for those and at worst counts a re-reserved compute buffer twice.
+    """
+
+    def __init__(self) -> None:
+        self.parts: dict[BufferKind, dict[str, int]] = {kind: {} for kind in KINDS}
+
+    def feed(self, line: str) -> bool:
+        """Take one log line; True if it was a buffer-size line (and was counted)."""
+        if "buffer size" not in line:
+            return False
+        match = _BUFFER.search(_ANSI.sub("", line))
+        if match is None:
+            return False
+        # The old spelling of the weights line has no kind word; any other such line is not
+        # one of ours.
+        if match["kind"] is None and "load_tensors" not in line:
+            return False
+        kind = _KIND[match["kind"] or "model"]
+        unit = match["unit"][0].lower() if match["unit"] != "B" else ""
+        size = round(float(match["number"]) * _UNITS[unit])
+        devices = self.parts[kind]
+        devices[match["device"]] = devices.get(match["device"], 0) + size
+        return True
+
+    def kind_bytes(self, kind: BufferKind) -> int:
+        """Bytes of one kind over every device."""
+        return sum(self.parts[kind].values())
+
+    def device_bytes(self) -> dict[str, int]:
+        """Bytes per device over every kind (``CPU_Mapped``, ``CUDA0``, ``CUDA_Host``...)."""
+        totals: dict[str, int] = {}
+        for devices in self.parts.values():
+            for device, size in devices.items():
+                totals[device] = totals.get(device, 0) + size
+        return totals
+
+    @property
+    def total_bytes(self) -> int:
+        """Every buffer logged so far."""
+        return sum(self.kind_bytes(kind) for kind in KINDS)
+
+
+def on_host(device: str) -> bool:
+    """Whether a llama.cpp buffer device is host RAM (``CPU``, ``CPU_Mapped``, ``CUDA_Host``...)."""
+    return device.startswith("CPU") or device.endswith("_Host")
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(pid: int, proc: Path = Path("/proc")) -> int | None:
+    """Resident bytes of ``pid`` and all its descendants, or None if ``pid`` is gone.
+
+    For a container, pass the host PID Docker reports: that is its init (tini), and the
+    llama-server is its child. Pages shared between the processes (libc, a file both map)
+    count once per process, as RSS always does; for one server and its init that is a few
+    hundred KiB. One pass over /proc's stat files builds the parent map (~2 ms for 300 PIDs).
+    """
+    root = _rss(proc / str(pid))
+    if root is None:
+        return None
+    children: dict[int, list[int]] = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            parent = _parent(entry)
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry.name))
+    total, stack, seen = root, list(children.get(pid, ())), {pid}
+    while stack:
+        child = stack.pop()
+        if child in seen:  # a PID reused mid-scan could make a cycle
+            continue
+        seen.add(child)
+        total += _rss(proc / str(child)) or 0
+        stack += children.get(child, ())
+    return total
+
+
+def _rss(entry: Path) -> int | None:
+    try:
+        fields = (entry / "statm").read_text().split()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return int(fields[1]) * _PAGE
+
+
+def _parent(entry: Path) -> int | None:
+    try:
+        stat = (entry / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses; cut at the last ")".
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int:
+    """MemAvailable in bytes: what the kernel says can be allocated without swapping."""
+    for line in meminfo.read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    raise ValueError(f"{meminfo} has no MemAvailable line (Linux 3.14 or later needed)")
+
+
+BudgetKind = Literal["vram", "ram", "set"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many bytes new instances may use, and where that figure came from."""
+
+    limit: int  # bytes, after the reserve, never below 0
+    kind: BudgetKind  # "vram": free on the GPUs; "ram": MemAvailable; "set": memory_budget
+    reserve: int = 0
+    per_gpu: tuple[int, ...] = ()  # free bytes per GPU, before the reserve (kind "vram")
+
+    def describe(self) -> str:
+        """``3.2 GiB free VRAM on 2 GPUs after a 1.0 GiB reserve``-style wording for messages."""
+        if self.kind == "set":
+            return f"{format_size(self.limit)} (memory_budget)"
+        where = (
+            f"free VRAM on {len(self.per_gpu)} GPU{'s' if len(self.per_gpu) != 1 else ''}"
+            if self.kind == "vram"
+            else "available RAM"
+        )
+        reserve = f" after a {format_size(self.reserve)} reserve" if self.reserve else ""
+        return f"{format_size(self.limit)} {where}{reserve}"
+
+
+def memory_budget(
+    setting: str,
+    reserve: str,
+    gpu_free: Callable[[], Sequence[int]] | None = None,
+    meminfo: Path = Path("/proc/meminfo"),
+) -> Budget:
+    """The budget from the ``memory_budget`` and ``memory_reserve`` settings.
+
+    ``auto``: the free VRAM summed over the GPUs ``gpu_free`` reports (free bytes per GPU,
+    NVML's view), or MemAvailable when it reports none or is not given, minus ``reserve``. A
+    size is taken as stated: the reserve is what auto keeps back, a set budget already chose.
+    Errors of ``gpu_free`` propagate: a broken NVML must not quietly turn into a RAM budget.
+
+    Raises:
+        ValueError: ``setting`` or ``reserve`` is neither ``auto`` nor a size.
+    """
+    held = parse_size(reserve)
+    if setting.strip().lower() != "auto":
+        return Budget(parse_size(setting), "set")
+    free = tuple(gpu_free()) if gpu_free is not None else ()
+    if free:
+        return Budget(max(0, sum(free) - held), "vram", held, free)
+    return Budget(max(0, available_memory(meminfo) - held), "ram", held)
