@@ -136,43 +136,80 @@ def tree_rss(pid: int, proc: Path = Path("/proc")) -> int | None:
     For a container, pass the host PID Docker reports: that is its init (tini), and the
     llama-server is its child. Pages shared between the processes (libc, a file both map)
     count once per process, as RSS always does; for one server and its init that is a few
-    hundred KiB. One pass over /proc's stat files builds the parent map (~2 ms for 300 PIDs).
+    hundred KiB. The walk reads the kernel's per-thread children lists (0.4 ms for a
+    llama-server with 14 threads here); without them (no CONFIG_PROC_CHILDREN) one pass over
+    every /proc/<pid>/stat builds the parent map instead (6 ms for 94 PIDs here).
     """
-    root = _rss(proc / str(pid))
+    root = _rss(f"{proc}/{pid}")
     if root is None:
         return None
-    children: dict[int, list[int]] = {}
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            parent = _parent(entry)
-            if parent is not None:
-                children.setdefault(parent, []).append(int(entry.name))
-    total, stack, seen = root, list(children.get(pid, ())), {pid}
+    try:
+        found = _walk(pid, lambda parent: _task_children(proc, parent))
+    except _NoChildLists:
+        parents = _parent_map(proc)
+        found = _walk(pid, lambda parent: parents.get(parent, []))
+    return root + sum(_rss(f"{proc}/{child}") or 0 for child in found)
+
+
+class _NoChildLists(Exception):
+    """The kernel has no /proc/<pid>/task/<tid>/children (built without CONFIG_PROC_CHILDREN)."""
+
+
+def _walk(pid: int, children: Callable[[int], list[int]]) -> list[int]:
+    """Every descendant of ``pid``, each once (a PID reused mid-walk could make a cycle)."""
+    stack, seen = [pid], {pid}
+    found: list[int] = []
     while stack:
-        child = stack.pop()
-        if child in seen:  # a PID reused mid-scan could make a cycle
+        for child in children(stack.pop()):
+            if child not in seen:
+                seen.add(child)
+                found.append(child)
+                stack.append(child)
+    return found
+
+
+def _rss(entry: str) -> int | None:
+    try:
+        with open(f"{entry}/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+def _task_children(proc: Path, pid: int) -> list[int]:
+    """Children of every thread of ``pid`` ([] if it is gone)."""
+    base = f"{proc}/{pid}/task"
+    try:
+        tasks = os.listdir(base)
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"{base}/{tid}/children", encoding="ascii") as listed:
+                found += [int(child) for child in listed.read().split()]
+        except FileNotFoundError:
+            if os.path.isdir(f"{base}/{tid}"):  # the thread is there, its list is not
+                raise _NoChildLists from None
+        except (ProcessLookupError, PermissionError):
             continue
-        seen.add(child)
-        total += _rss(proc / str(child)) or 0
-        stack += children.get(child, ())
-    return total
+    return found
 
 
-def _rss(entry: Path) -> int | None:
-    try:
-        fields = (entry / "statm").read_text().split()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return int(fields[1]) * _PAGE
-
-
-def _parent(entry: Path) -> int | None:
-    try:
-        stat = (entry / "stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # "pid (comm) state ppid ...": comm may hold spaces and parentheses; cut at the last ")".
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+def _parent_map(proc: Path) -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{name}/stat", encoding="utf-8", errors="replace") as stat_file:
+                stat = stat_file.read()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses; cut at the last ")".
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(name))
+    return children
 
 
 def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int:

@@ -219,19 +219,27 @@ def test_host_devices() -> None:
 # --- /proc ----------------------------------------------------------------------------------
 
 
-def _fake_proc(root: Path, processes: dict[int, tuple[int, str, int]]) -> Path:
-    """A /proc with ``pid: (ppid, comm, resident pages)``."""
+def _fake_proc(
+    root: Path, processes: dict[int, tuple[int, str, int]], *, child_lists: bool = True
+) -> Path:
+    """A /proc with ``pid: (ppid, comm, resident pages)``; without ``child_lists`` as from a
+    kernel built without CONFIG_PROC_CHILDREN (task dirs, no children files)."""
     for pid, (ppid, comm, pages) in processes.items():
         entry = root / str(pid)
-        entry.mkdir(parents=True)
+        (entry / "task" / str(pid)).mkdir(parents=True)
         (entry / "stat").write_text(f"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560\n")
         (entry / "statm").write_text(f"{pages * 3} {pages} 100 10 0 50 0\n")
+    if child_lists:
+        for pid in processes:
+            kids = [str(c) for c, (ppid, _, _) in processes.items() if ppid == pid]
+            (root / str(pid) / "task" / str(pid) / "children").write_text(" ".join(kids) + " ")
     (root / "self").mkdir(exist_ok=True)  # non-numeric entries are skipped
     (root / "meminfo").write_text("MemTotal: 100 kB\nMemAvailable:    2048 kB\n")
     return root
 
 
-def test_tree_rss_sums_a_process_and_all_its_descendants(tmp_path: Path) -> None:
+@pytest.mark.parametrize("child_lists", [True, False])
+def test_tree_rss_sums_a_process_and_all_its_descendants(tmp_path: Path, child_lists: bool) -> None:
     page = os.sysconf("SC_PAGE_SIZE")
     proc = _fake_proc(
         tmp_path,
@@ -242,11 +250,22 @@ def test_tree_rss_sums_a_process_and_all_its_descendants(tmp_path: Path) -> None
             52: (51, "odd) name (x", 7),  # a comm with parentheses and spaces
             60: (1, "unrelated", 999),
         },
+        child_lists=child_lists,
     )
     assert tree_rss(50, proc) == (2 + 300 + 7) * page
     assert tree_rss(51, proc) == (300 + 7) * page
     assert tree_rss(52, proc) == 7 * page
     assert tree_rss(99, proc) is None
+
+
+def test_tree_rss_with_threads_that_have_children(tmp_path: Path) -> None:
+    page = os.sysconf("SC_PAGE_SIZE")
+    proc = _fake_proc(tmp_path, {10: (1, "server", 5), 11: (10, "a", 6), 12: (10, "b", 7)})
+    # Process 10 has a second thread (tid 13) that started child 12.
+    (proc / "10" / "task" / "10" / "children").write_text("11 ")
+    (proc / "10" / "task" / "13").mkdir()
+    (proc / "10" / "task" / "13" / "children").write_text("12 ")
+    assert tree_rss(10, proc) == (5 + 6 + 7) * page
 
 
 def test_tree_rss_survives_a_child_that_exits_mid_walk(tmp_path: Path) -> None:
