@@ -126,7 +126,7 @@ def summary(samples: list[Sample]) -> dict[str, float]:
 
 
 def record_state(timeline: list[tuple[float, str]], event: Any) -> None:
-    """Switcher listener: append each state change (not each progress update)."""
+    """Instance listener: append each state change (not each progress update)."""
     if not timeline or timeline[-1][1] != event.state.value:
         timeline.append((event.at, event.state.value))
 

@@ -1,4 +1,4 @@
-"""The side API (Starlette), built from a Switcher.
+"""The side API (Starlette), built from an Instance.
 
 Served by uvicorn inside the dashboard's process (:class:`ApiServer`, sharing its engine) or
 headless (:func:`serve_headless`, for ``llamadash serve``). Default bind 127.0.0.1:8081; any

@@ -1,4 +1,4 @@
-"""The Starlette app: routes, browser guard, bearer auth and JSON errors around one Switcher."""
+"""The Starlette app: routes, browser guard, bearer auth and JSON errors around one Instance."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from llamadash.api.errors import (
 )
 from llamadash.api.guard import BrowserGuard
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
-from llamadash.core.switcher import Switcher
+from llamadash.core.instance import Instance
 
 ROUTES = (
     Route("/healthz", routes.healthz, methods=["GET"]),
@@ -32,7 +32,7 @@ ROUTES = (
 
 
 def create_app(
-    switcher: Switcher,
+    switcher: Instance,
     *,
     token: str = "",
     host: str = "127.0.0.1",

@@ -24,9 +24,9 @@ from llamadash.api.errors import ApiError
 from llamadash.api.inputs import check_query_keys, parse_stop, parse_switch, read_body
 from llamadash.api.state import ApiContext, context
 from llamadash.core.events import BUSY_STATES, Result, State, Status, SwitchOutcome
+from llamadash.core.instance import SwitchError
 from llamadash.core.profiles import Profile, UnknownProfileError
 from llamadash.core.runtime.base import RuntimeFailure
-from llamadash.core.switcher import SwitchError
 
 STATUS_BY_RESULT = {
     Result.READY: 200,

@@ -60,6 +60,33 @@ SCHEMAS: dict[str, Schema] = {
             "exit_code": _nullable(INTEGER),
             "log_tail": LINES,
             "warning": STRING,
+            "instance": _nullable(STRING),
+            "foreground": BOOLEAN,
+        }
+    ),
+    "InstanceInfo": _obj(
+        {
+            "id": STRING,
+            "profile_name": STRING,
+            "state": STATE,
+            "foreground": BOOLEAN,
+            "port": INTEGER,
+            "endpoint": STRING,
+            "runtime": STRING,
+            "ident": STRING,
+            "pid": _nullable(INTEGER),
+            "uptime": _nullable(NUMBER),
+            "since": NUMBER,
+            "pinned": BOOLEAN,
+            "ttl": NUMBER,
+            "ttl_left": _nullable(NUMBER),
+            "memory": _nullable(INTEGER),
+            "memory_measured": BOOLEAN,
+            "last_used": NUMBER,
+            "log_path": STRING,
+            "error": _nullable(STRING),
+            "health_ms": _nullable(NUMBER),
+            "build": STRING,
         }
     ),
     "SwitchOutcome": _obj(
@@ -97,6 +124,7 @@ SCHEMAS: dict[str, Schema] = {
             "config_error": _nullable(STRING),
             "settings_changed": LINES,
             "restart_to_apply": BOOLEAN,
+            "instances": {"type": "array", "items": ref("InstanceInfo")},
         }
     ),
     "Model": _obj(

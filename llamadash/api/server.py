@@ -17,8 +17,8 @@ import uvicorn
 
 from llamadash.api.app import api_context, create_app
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
+from llamadash.core.instance import Instance
 from llamadash.core.net import is_loopback
-from llamadash.core.switcher import Switcher
 
 SHUTDOWN_GRACE = 3
 
@@ -89,7 +89,7 @@ class ApiServer:
 
     def __init__(
         self,
-        switcher: Switcher,
+        switcher: Instance,
         *,
         host: str | None = None,
         port: int | None = None,
@@ -188,7 +188,7 @@ class ApiServer:
 
 
 async def serve_headless(
-    switcher: Switcher,
+    switcher: Instance,
     *,
     host: str | None = None,
     port: int | None = None,

@@ -3,7 +3,7 @@
 The first event is ``status`` (a Status), or ``error`` when the engine cannot be observed;
 then one ``state`` event (a SwitchEvent) per change, and ``: keepalive`` comments.
 
-Each client gets its own bounded buffer fed by a Switcher subscription. When a slow client lets
+Each client gets its own bounded buffer fed by an Instance subscription. When a slow client lets
 the buffer fill, the oldest *progress* update is dropped (a newer one supersedes it anyway);
 state changes are only dropped if the buffer holds nothing else. The subscription is removed
 as soon as the client disconnects (watched on the ASGI receive channel, not on the next write).

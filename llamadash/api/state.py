@@ -1,6 +1,6 @@
 """What the API keeps besides the engine: running switch jobs, SSE clients, a closing flag.
 
-It holds no copy of the engine's state: every answer is computed from the Switcher.
+It holds no copy of the engine's state: every answer is computed from the Instance.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse
 
 from llamadash.api.errors import ApiError
 from llamadash.core.events import Status, SwitchOutcome
+from llamadash.core.instance import Instance
 from llamadash.core.runtime.base import RuntimeFailure
-from llamadash.core.switcher import Switcher
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
@@ -29,7 +29,7 @@ STATUS_BODY_SECONDS = 0.05
 class ApiContext:
     """Shared by every handler of one app (``app.state.ctx``)."""
 
-    switcher: Switcher
+    switcher: Instance
     token: str = ""
     keepalive: float = KEEPALIVE_SECONDS
     """Seconds between SSE keepalive comments."""
@@ -61,7 +61,7 @@ class ApiContext:
             log.warning("switch request ended with %s: %s", type(exc).__name__, exc)
 
     async def status(self) -> Status:
-        """``Switcher.status()``, with concurrent callers sharing one call in flight.
+        """``Instance.status()``, with concurrent callers sharing one call in flight.
 
         Fifty clients polling at once cost one runtime observation, not fifty threads.
 

@@ -11,7 +11,7 @@ from llamadash.commands.common import emit_json
 from llamadash.core.context import Engine
 from llamadash.core.envfile import EnvValueError, render_block
 from llamadash.core.events import Result, State, SwitchEvent, SwitchOutcome
-from llamadash.core.switcher import SwitchError
+from llamadash.core.instance import SwitchError
 
 EXIT_USAGE = 2
 

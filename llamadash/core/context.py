@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from llamadash.core.idle import IdleWatch
+from llamadash.core.instance import Instance
 from llamadash.core.logs import LogHub
+from llamadash.core.pool import Pool
+from llamadash.core.pool_memory import GpuFree, PoolMemory, no_gpus
 from llamadash.core.profiles import ProfileSet, load_profiles
 from llamadash.core.reload import ConfigWatch, load_lenient, signature
 from llamadash.core.runtime.base import EngineUnavailableError, Runtime
 from llamadash.core.runtime.compose import ComposeRuntime
 from llamadash.core.settings import Settings, load_settings
-from llamadash.core.statefile import LoadHistory, OwnerLock
-from llamadash.core.switcher import Switcher
+from llamadash.core.statefile import LoadHistory, OwnerLock, PoolRecord
 
 
 @dataclass
@@ -23,10 +28,15 @@ class Engine:
 
     settings: Settings
     runtime: Runtime
-    switcher: Switcher
+    switcher: Instance
+    """The foreground instance: the one ``switch`` replaces."""
     lock: OwnerLock
     watch: ConfigWatch
     """Keeps the switcher's profiles in step with models.conf once started (core/reload.py)."""
+    pool: Pool
+    """Every instance: the foreground one and those started beside it (core/pool.py)."""
+    idle: IdleWatch
+    """Activity, ttl and least-recently-used of the pool's instances (core/idle.py)."""
 
     @property
     def profiles(self) -> ProfileSet:
@@ -59,6 +69,7 @@ def build_engine(
     overrides: dict[str, Any] | None = None,
     *,
     gpu_count: Callable[[], int] = no_gpu,
+    gpu_free: GpuFree = no_gpus,
     lenient: bool = False,
 ) -> Engine:
     """Load models.conf and settings, pick the runtime, wire the switcher.
@@ -69,6 +80,7 @@ def build_engine(
         gpu_count: how many NVIDIA GPUs there are; asked only when compose_files is not set,
             to leave out compose.cpu.yaml (the front ends pass the collectors' NVML count:
             the core does not reach up into the collectors).
+        gpu_free: free VRAM per GPU in bytes, for an ``auto`` memory budget (NVML's too).
         lenient: a bad models.conf is no error: the engine has no profiles and
             ``config_error`` says why (``status`` and ``logs`` must work anyway).
 
@@ -86,11 +98,54 @@ def build_engine(
     runtime = make_runtime(settings, gpu_count)
     logs = LogHub(log_path(settings))
     history = LoadHistory(settings.state_dir / "state.toml")
-    switcher = Switcher(profiles, settings, runtime, logs, history)
+    switcher = Instance(profiles, settings, runtime, logs, history)
     watch = ConfigWatch(switcher, overrides, seen=seen, error=error)
     switcher.config_watch = watch
+
+    def spawn(profile_id: str, port: int) -> Instance:
+        """An instance beside the foreground one: its own port, project, state and log."""
+        own = replace(
+            settings, port=port, project_name=f"{settings.project_name}-{slug(profile_id)}"
+        )
+        beside = Instance(
+            switcher.profiles, own, _runtime_like(runtime, own), LogHub(log_path(own)), history
+        )
+        beside.config_watch = watch
+        return beside
+
+    record = PoolRecord.for_project(settings.state_dir, settings.project_name)
+    pool = Pool(switcher, spawn, PoolMemory(settings, gpu_free), record)
+    watch.subscribe(lambda _health: pool.replace_profiles(switcher.profiles))
     lock = OwnerLock.for_project(settings.state_dir, settings.project_name)
-    return Engine(settings, runtime, switcher, lock, watch)
+    return Engine(settings, runtime, switcher, lock, watch, pool, IdleWatch(pool))
+
+
+def slug(profile_id: str) -> str:
+    """A profile id as a Compose project name part: lower case, digits, ``-`` and ``_``.
+
+    An id that had to change gets a short hash of itself, so two ids never share a project.
+    """
+    cleaned = re.sub(r"[^a-z0-9_-]+", "-", profile_id.lower()).strip("-_") or "profile"
+    if cleaned == profile_id:
+        return cleaned
+    return f"{cleaned}-{zlib.crc32(profile_id.encode()):08x}"
+
+
+def _runtime_like(runtime: Runtime, settings: Settings) -> Runtime:
+    """A runtime of the same kind as the foreground one, for another instance's settings."""
+    if isinstance(runtime, ComposeRuntime):
+        env_dir = settings.project_dir / ".llamadash"
+        env_dir.mkdir(parents=True, exist_ok=True)
+        return ComposeRuntime(
+            runtime.project_dir,
+            runtime.compose_files,
+            settings.project_name,
+            env_file=env_dir / f"{settings.project_name}.env",
+        )
+    from llamadash.core.runtime.process import ProcessRuntime
+
+    binary = getattr(runtime, "_binary", None)
+    return ProcessRuntime(settings, binary)
 
 
 def make_runtime(settings: Settings, gpu_count: Callable[[], int] = no_gpu) -> Runtime:

@@ -1,6 +1,6 @@
 """The switcher's shared state: its events, its observations of the runtime, its counters.
 
-``Switcher`` (the request queue, core/switcher.py) is built from this base, the switch
+``Instance`` (the request queue, core/instance.py) is built from this base, the switch
 procedure (core/procedure.py) and the watch on servers changed from outside
 (core/watching.py); each part reads and writes only what is declared here.
 """
@@ -104,6 +104,10 @@ class EngineState:
         self._http = LoopbackHttp(runtime.endpoint_host, settings.port)
         self.config_watch: ConfigWatch | None = None  # models.conf reloads (set by build_engine)
         self._connection_owners: list[Callable[[], None]] = [self._http.close]
+        self.foreground = True
+        """The instance `switch` replaces (port, project and .env as before the pool)."""
+        self.last_used = time.time()
+        """When it last became ready or was seen working (the pool evicts the oldest)."""
 
     @property
     def endpoint(self) -> str:
@@ -119,6 +123,11 @@ class EngineState:
     def cached_observation(self) -> Observation | None:
         """The last observation taken, without looking again (cheap, may be stale)."""
         return self._obs_cache[1] if self._obs_cache else None
+
+    @property
+    def last_observation(self) -> Observation | None:
+        """The newest observation ever taken (kept across state changes; may be stale)."""
+        return self._obs_last
 
     @property
     def busy(self) -> bool:
@@ -144,12 +153,18 @@ class EngineState:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def _emit(self, state: State, profile: Profile | None, **details: object) -> None:
+        # A stop names no profile: the event is still about the instance that ran one.
+        instance = profile.id if profile else self._last.instance
+        if state == State.READY:
+            self.last_used = time.time()
         self._publish(
             SwitchEvent(
                 state,
                 profile.id if profile else None,
                 profile.name if profile else "",
                 time.time(),
+                instance=instance,
+                foreground=self.foreground,
                 **details,  # type: ignore[arg-type]
             )
         )

@@ -61,6 +61,10 @@ class SwitchEvent:
     log_tail: tuple[str, ...] = ()
     warning: str = ""
     """Something the user should know about this switch, e.g. "flags not checked: …"."""
+    instance: str | None = None
+    """The instance it is about: the profile id it runs or ran (its id in /instances)."""
+    foreground: bool = True
+    """From the foreground instance (the one `switch` replaces), else one alongside it."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -79,7 +83,7 @@ class Result(StrEnum):
 
 @dataclass(frozen=True)
 class SwitchOutcome:
-    """The answer every caller of ``Switcher.request`` gets."""
+    """The answer every caller of ``Instance.request`` gets."""
 
     result: Result
     profile_id: str | None
@@ -93,6 +97,47 @@ class SwitchOutcome:
     def ok(self) -> bool:
         """Ready or stopped as asked."""
         return self.result in (Result.READY, Result.STOPPED)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data: dict[str, Any] = json_ready(self)
+        return data
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """One instance of the pool as ``ps``, ``/instances`` and the dashboard's list show it."""
+
+    id: str
+    """Its profile id (a profile runs in at most one instance)."""
+    profile_name: str
+    state: State
+    foreground: bool
+    """The instance ``switch`` replaces (port ``port``, compose project ``llamadash``)."""
+    port: int
+    endpoint: str
+    runtime: str
+    ident: str
+    """Container id or PID ('' when nothing runs)."""
+    pid: int | None
+    uptime: float | None
+    since: float
+    """When its state last changed (unix time)."""
+    pinned: bool
+    ttl: float
+    """Idle seconds before it is stopped (0: never)."""
+    ttl_left: float | None
+    memory: int | None
+    """Bytes it holds (None: not known yet)."""
+    memory_measured: bool
+    """Measured at its load (RSS, buffers) rather than estimated from the GGUF."""
+    last_used: float
+    log_path: str
+    error: str | None = None
+    health_ms: float | None = None
+    """How long its /health took (``ps`` asks; the list pane does not)."""
+    build: str = ""
+    """The llama-server build it runs (/props), when asked."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -131,6 +176,8 @@ class Status:
     """``[llamadash]`` settings edited since start: they apply when llamadash restarts."""
     restart_to_apply: bool = False
     """The running profile's arguments in models.conf changed; a restart applies them."""
+    instances: tuple[InstanceInfo, ...] = ()
+    """Every instance running or failed, the foreground one first (core/pool.py)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -62,3 +62,30 @@ async def server_busy(client: LoopbackHttp) -> bool | None:
     if not isinstance(slots, list):
         return None
     return any(isinstance(slot, dict) and slot.get("is_processing") for slot in slots)
+
+
+async def slot_activity(
+    client: LoopbackHttp,
+) -> tuple[bool, tuple[tuple[int, int, int], ...]] | None:
+    """Whether a slot is processing, and marks that change with every request it takes.
+
+    A mark is (slot id, task id, tokens decoded): a request that came and went between two
+    looks still changes it. None when /slots does not answer.
+    """
+    try:
+        reply = await client.get("/slots", timeout=1.0)
+        slots = json.loads(reply.body) if reply.status == 200 else None
+    except (LoopbackHttpError, ValueError):
+        return None
+    if not isinstance(slots, list):
+        return None
+    marks = []
+    busy = False
+    for slot in slots:
+        if not isinstance(slot, dict):
+            continue
+        busy = busy or bool(slot.get("is_processing"))
+        tokens = slot.get("next_token")
+        decoded = tokens[0].get("n_decoded", 0) if isinstance(tokens, list) and tokens else 0
+        marks.append((int(slot.get("id", 0)), int(slot.get("id_task", -1)), int(decoded or 0)))
+    return busy, tuple(marks)

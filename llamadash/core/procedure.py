@@ -26,7 +26,7 @@ PORT_FREE_TIMEOUT = 5.0
 
 
 class SwitchProcedure(EngineState):
-    """The steps of one switch or stop; the queue (core/switcher.py) runs one at a time."""
+    """The steps of one switch or stop; the queue (core/instance.py) runs one at a time."""
 
     def launch_spec(self, profile: Profile) -> LaunchSpec:
         """The LaunchSpec for ``profile`` under the current settings."""

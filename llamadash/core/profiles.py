@@ -7,19 +7,35 @@ profile and ``[llamadash]`` holds settings (see :mod:`llamadash.core.settings`).
 from __future__ import annotations
 
 import difflib
-import math
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from llamadash.core.flags import flag_name
 from llamadash.core.inifile import ConfigError, Entry, Section, parse_ini
+from llamadash.core.owned import (
+    ALIAS_FLAG,
+    HOST_FLAG,
+    KEY_FLAGS,
+    MODEL_FLAG,
+    OWNED_FLAGS,
+    PORT_FLAG,
+)
+from llamadash.core.profile_values import INT_KEYS, convert
+
+__all__ = [
+    "HOST_FLAG",
+    "OWNED_FLAGS",
+    "PORT_FLAG",
+    "Profile",
+    "ProfileSet",
+    "UnknownProfileError",
+    "load_profiles",
+    "parse_profiles",
+]
 
 DEFAULTS_SECTION = "defaults"
 SETTINGS_SECTION = "llamadash"
 
-INT_KEYS = ("ctx", "ngl", "batch", "ubatch", "threads", "parallel")
 PROFILE_KEYS = (
     "name",
     "model",
@@ -29,61 +45,13 @@ PROFILE_KEYS = (
     "bench",
     "timeout",
     *INT_KEYS,
+    # the pool (core/pool.py): never evicted, idle seconds before a stop, devices, own port
+    "pin",
+    "ttl",
+    "gpus",
+    "port",
 )
 
-# --- the flags llamadash writes ----------------------------------------------------------------
-# Each tuple is every spelling llama-server accepts for one flag (its --help: "-m, --model"); the
-# first is the one written. The runtimes write HOST_FLAG and PORT_FLAG (as compose.yaml's
-# `command:` does), server_args() the rest. `extra` may not repeat any of them: it comes last and
-# the server takes the last value, so `extra = --host 0.0.0.0` would open the server to the
-# network and `--port`/`--model` would make every switch wait for the wrong thing.
-HOST_FLAG = ("--host",)
-PORT_FLAG = ("--port",)
-MODEL_FLAG = ("--model", "-m")
-ALIAS_FLAG = ("--alias", "-a")
-KEY_FLAGS = {
-    "ctx": ("--ctx-size", "-c"),
-    "ngl": ("--n-gpu-layers", "-ngl", "--gpu-layers"),
-    "batch": ("--batch-size", "-b"),
-    "ubatch": ("--ubatch-size", "-ub"),
-    "threads": ("--threads", "-t"),
-    "parallel": ("--parallel", "-np"),
-    "ot": ("--override-tensor", "-ot"),
-}
-"""The flag each profile key becomes."""
-_INSTEAD = "set port in [llamadash] instead"
-_WRITTEN = (
-    (HOST_FLAG, f"(llama-server listens on 127.0.0.1:<port>); {_INSTEAD}"),
-    (PORT_FLAG, f"; {_INSTEAD}"),
-    (MODEL_FLAG, "; set the profile's model key instead"),
-    (ALIAS_FLAG, "(API clients name the model by profile id); rename the [section] instead"),
-    *((flags, f"from key '{key}'; set {key} instead") for key, flags in KEY_FLAGS.items()),
-)
-# Not written, but each changes where or what llamadash reaches: a key it does not send
-# (/metrics, /slots, /props answer 401), HTTPS it does not speak, endpoints moved under a prefix,
-# two servers on one port, another model than the profile's. These stay allowed: --path
-# (static files only), --no-webui, --no-slots (the collectors cope).
-_KEYED = "llama-server would demand a key llamadash does not send; it listens on 127.0.0.1 only"
-_TLS = "llama-server would speak HTTPS, which llamadash does not; it listens on 127.0.0.1 only"
-_OTHER_MODEL = "it loads another model than the profile's; download the GGUF and set model"
-_REFUSED = (
-    (("--api-key",), _KEYED),
-    (("--api-key-file",), _KEYED),
-    (("--ssl-key-file",), _TLS),
-    (("--ssl-cert-file",), _TLS),
-    (("--api-prefix",), "it moves every endpoint, /health too, away from where llamadash looks"),
-    (("--reuse-port",), "two servers could share the port and /health answer for the old one"),
-    (("--model-url", "-mu"), _OTHER_MODEL),
-    (("--hf-repo", "-hf", "-hfr"), _OTHER_MODEL),
-    (("--hf-file", "-hff"), _OTHER_MODEL),
-    (("--docker-repo", "-dr"), _OTHER_MODEL),
-)
-OWNED_FLAGS = {
-    spelling: (flags[0], f"is set by llamadash {why}".replace(" ;", ";"))
-    for flags, why in _WRITTEN
-    for spelling in flags
-} | {spelling: (flags[0], f"is refused: {why}") for flags, why in _REFUSED for spelling in flags}
-"""Every spelling of a flag ``extra`` may not hold → (its long form, why and what to do)."""
 DEFAULT_LOAD_TIMEOUT = 600.0
 CONTAINER_MODELS_DIR = "/models"
 
@@ -106,6 +74,14 @@ class Profile:
     speed: str = ""
     bench: bool = False
     timeout: float = DEFAULT_LOAD_TIMEOUT
+    pin: bool = False
+    """Never evicted by the pool to make room for another instance."""
+    ttl: float = 0.0
+    """Idle seconds (no slot processing) before the pool stops it; 0 = never."""
+    gpus: tuple[str, ...] = ()
+    """Device ids it may use (CUDA_VISIBLE_DEVICES / the compose GPU reservation); () = all."""
+    port: int | None = None
+    """Its port when it runs alongside the foreground instance (None: one from port_range)."""
     source: str = ""
 
     def model_path(self, models_dir: Path) -> Path:
@@ -233,7 +209,7 @@ def _build_profile(section: Section, defaults: list[Entry], path: Path | str) ->
     values: dict[str, object] = {}
     for entry in [*defaults, *section.entries]:
         _check_key(entry, path)
-        values[entry.key] = _convert(entry, path)
+        values[entry.key] = convert(entry, path)
     # `ot` may repeat; a profile's own `ot` lines replace the inherited ones.
     own_ot = [e for e in section.entries if e.key == "ot"]
     ot_entries = own_ot or [e for e in defaults if e.key == "ot"]
@@ -244,51 +220,3 @@ def _build_profile(section: Section, defaults: list[Entry], path: Path | str) ->
         raise ConfigError(path, section.line, f"profile [{section.name}] has no model", key="model")
     values.setdefault("name", section.name)
     return Profile(id=section.name, source=f"{path}:{section.line}", **values)  # type: ignore[arg-type]
-
-
-def _convert(entry: Entry, path: Path | str) -> object:
-    value = entry.value
-    if entry.key in INT_KEYS:
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(
-                path, entry.line, f"not a whole number: {value!r}", entry.key
-            ) from None
-        if number < (-1 if entry.key == "ngl" else 1):
-            raise ConfigError(path, entry.line, f"out of range: {number}", entry.key)
-        return number
-    if entry.key == "timeout":
-        try:
-            seconds = float(value)
-        except ValueError:
-            raise ConfigError(
-                path, entry.line, f"not a number of seconds: {value!r}", entry.key
-            ) from None
-        if not (0 < seconds < math.inf):  # also rejects nan, which would never time out
-            raise ConfigError(path, entry.line, "must be a positive number", entry.key)
-        return seconds
-    if entry.key == "bench":
-        lowered = value.lower()
-        if lowered not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-            raise ConfigError(path, entry.line, f"want true or false, got {value!r}", entry.key)
-        return lowered in ("true", "yes", "1", "on")
-    if entry.key == "extra":
-        try:
-            args = tuple(shlex.split(value))
-        except ValueError as exc:
-            raise ConfigError(path, entry.line, f"cannot split flags: {exc}", entry.key) from None
-        _refuse_owned(args, entry, path)
-        return args
-    return value
-
-
-def _refuse_owned(args: tuple[str, ...], entry: Entry, path: Path | str) -> None:
-    """Reject any spelling of an :data:`OWNED_FLAGS` flag (``-m``, ``--host=x``, ``--api_key``)."""
-    for arg in args:
-        name = flag_name(arg)
-        if name is not None and name in OWNED_FLAGS:
-            long, why = OWNED_FLAGS[name]
-            written = arg.split("=", 1)[0]
-            shown = written if written == long else f"{written} ({long})"
-            raise ConfigError(path, entry.line, f"{shown} {why}", entry.key)

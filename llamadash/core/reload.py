@@ -27,7 +27,7 @@ from llamadash.core.runtime.base import Observation, RuntimeFailure
 from llamadash.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from llamadash.core.switcher import Switcher
+    from llamadash.core.instance import Instance
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -119,7 +119,7 @@ class _Loaded:
 
 
 class ConfigWatch:
-    """Keeps a Switcher's profiles in step with models.conf.
+    """Keeps an Instance's profiles in step with models.conf.
 
     Args:
         switcher: whose profiles are replaced (its ``profiles.path`` is the file watched).
@@ -130,7 +130,7 @@ class ConfigWatch:
 
     def __init__(
         self,
-        switcher: Switcher,
+        switcher: Instance,
         overrides: Mapping[str, Any] | None = None,
         *,
         seen: Signature = None,

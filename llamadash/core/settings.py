@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.inifile import ConfigError
+from llamadash.core.memory import parse_size
 from llamadash.core.profiles import ProfileSet
 
 
@@ -53,8 +54,24 @@ class Settings:
     """Default seconds a blocking API/CLI switch waits before answering 504."""
     default_profile: str = ""
     """Profile start.sh picks without asking (no GPU, or no terminal to ask on)."""
+    max_instances: int = 1
+    """Servers that may run at once (core/pool.py); 1 = the foreground one only."""
+    port_range: str = "8100-8199"
+    """Ports for instances started alongside the foreground one (which keeps ``port``)."""
+    memory_budget: str = "auto"
+    """What all instances may use: a size (``20GiB``) or auto (free VRAM, else available RAM)."""
+    memory_reserve: str = "1GiB"
+    """Kept free out of an auto budget (the desktop, the CUDA context, the page cache)."""
+    max_restarts: int = 0
+    """Restarts of an instance that crashed (with backoff) before it is left failed."""
     state_dir: Path = field(default_factory=_state_home)
     """Where state, locks and logs live (XDG state dir)."""
+
+    @property
+    def ports(self) -> range:
+        """The ``port_range`` as a range (checked by load_settings)."""
+        low, high = (int(part) for part in self.port_range.split("-"))
+        return range(low, high + 1)
 
     @property
     def api_url(self) -> str:
@@ -96,7 +113,32 @@ def load_settings(
         raise ConfigError(
             "runtime", None, f"want auto, compose or process, got {settings.runtime!r}"
         )
+    _check_pool(settings)
     return settings
+
+
+def _check_pool(settings: Settings) -> None:
+    """The pool settings: a count, a port range, sizes (what a user writes wrong first)."""
+    if settings.max_instances < 1:
+        raise ConfigError("max_instances", None, f"want 1 or more, got {settings.max_instances}")
+    low, dash, high = settings.port_range.partition("-")
+    if not (dash and low.strip().isdigit() and high.strip().isdigit()) or not (
+        1024 <= int(low) <= int(high) <= 65535
+    ):
+        raise ConfigError(
+            "port_range", None, f"want LOW-HIGH within 1024-65535, got {settings.port_range!r}"
+        )
+    if settings.max_restarts < 0:
+        raise ConfigError("max_restarts", None, f"want 0 or more, got {settings.max_restarts}")
+    for name in ("memory_budget", "memory_reserve"):
+        value = getattr(settings, name)
+        if name == "memory_budget" and value == "auto":
+            continue
+        try:
+            parse_size(value)
+        except ValueError as exc:
+            or_auto = " (or auto)" if name == "memory_budget" else ""
+            raise ConfigError(name, None, f"{exc}{or_auto}") from None
 
 
 def _coerce(name: str, value: str, where: str, line: int | None) -> Any:

@@ -1,4 +1,4 @@
-"""XDG state: past load times per profile (TOML) and the one-owner-per-project lock."""
+"""XDG state: past load times per profile (TOML), the pool's members and the owner lock."""
 
 from __future__ import annotations
 
@@ -41,6 +41,46 @@ class LoadHistory:
             return tomllib.loads(self.path.read_text(encoding="utf-8"))
         except (FileNotFoundError, tomllib.TOMLDecodeError):
             return {}
+
+
+class PoolRecord:
+    """The instances started beside the foreground one (profile id → port), in a JSON file.
+
+    A later llamadash reads it to adopt them; a member whose server is gone is dropped then.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def for_project(cls, state_dir: Path, project_name: str) -> PoolRecord:
+        """The record of one project's pool under the state dir."""
+        return cls(state_dir / "pool" / f"{project_name}.json")
+
+    def members(self) -> dict[str, int]:
+        """Profile id → port of every recorded instance."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        members = data.get("instances", {}) if isinstance(data, dict) else {}
+        return {str(k): int(v) for k, v in members.items() if isinstance(v, int)}
+
+    def add(self, profile_id: str, port: int) -> None:
+        """Record one instance (replacing an older record of the same profile)."""
+        self._write({**self.members(), profile_id: port})
+
+    def drop(self, profile_id: str) -> None:
+        """Forget one instance."""
+        members = self.members()
+        if members.pop(profile_id, None) is not None:
+            self._write(members)
+
+    def _write(self, members: dict[str, int]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"instances": members}, indent=1), encoding="utf-8")
+        tmp.replace(self.path)
 
 
 class OwnerConflictError(RuntimeError):

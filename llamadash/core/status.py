@@ -10,10 +10,10 @@ from llamadash.core.events import BUSY_STATES, State, Status
 from llamadash.core.runtime.base import CLEAN_EXIT_CODES, Observation
 
 if TYPE_CHECKING:
-    from llamadash.core.switcher import Switcher
+    from llamadash.core.instance import Instance
 
 
-def build_status(switcher: Switcher, obs: Observation, queued: str | None) -> Status:
+def build_status(switcher: Instance, obs: Observation, queued: str | None) -> Status:
     """Combine the switcher's last event with an observation into a Status.
 
     While a switch runs, the event stream is the truth. Otherwise the observation wins: a

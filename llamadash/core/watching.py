@@ -2,7 +2,7 @@
 
 Every observed change is an event (SSE clients hear of a container killed from outside), and
 a server that is still loading is ``loading`` until its /health answers 200, whoever started
-it. ``Switcher.adopt`` starts ``watch()`` unless its front end looks by itself (the dashboard),
+it. ``Instance.adopt`` starts ``watch()`` unless its front end looks by itself (the dashboard),
 so such changes are seen while nobody asks.
 """
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from llamadash.collectors.bundle import Collectors
 from llamadash.core.context import Engine
-from llamadash.core.switcher import Switcher
+from llamadash.core.instance import Instance
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.server import ServerPane
@@ -43,7 +43,7 @@ class DashState(_AppBase):
     """The dashboard's state, declared once for all its parts."""
 
     engine: Engine
-    switcher: Switcher
+    switcher: Instance
     collectors: Collectors | None
     api: SideApi | None
     refresh_seconds: float

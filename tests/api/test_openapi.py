@@ -12,14 +12,14 @@ from llamadash.api.app import create_app
 from llamadash.api.inputs import MAX_MODEL_CHARS, MAX_TIMEOUT, STOP_KEYS, SWITCH_KEYS
 from llamadash.api.openapi import document
 from llamadash.core.events import Result, State, Status, SwitchEvent, SwitchOutcome
+from llamadash.core.instance import Instance
 from llamadash.core.progress import Progress
-from llamadash.core.switcher import Switcher
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "options", "trace"}
 
 
 def app_routes() -> set[tuple[str, str]]:
-    app = create_app(cast(Switcher, object()))
+    app = create_app(cast(Instance, object()))
     pairs = set()
     for route in app.routes:
         assert isinstance(route, Route), route

@@ -17,8 +17,8 @@ from llamadash.api.sse import EventBuffer, format_event, is_progress
 from llamadash.api.state import ApiContext
 from llamadash.core.events import State, Status, SwitchEvent
 from llamadash.core.histogram import Histogram
+from llamadash.core.instance import DURATION_BUCKETS, Instance, SwitchStats
 from llamadash.core.progress import Progress
-from llamadash.core.switcher import DURATION_BUCKETS, Switcher, SwitchStats
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_other_hosts_need_a_token(host: str) -> None:
 
 def test_api_server_refuses_before_binding_anything() -> None:
     switcher = cast(
-        Switcher,
+        Instance,
         SimpleNamespace(settings=SimpleNamespace(api_host="0.0.0.0", api_port=1, api_token="")),
     )
     with pytest.raises(ApiBindError, match=r"refusing to serve the API on 0\.0\.0\.0"):

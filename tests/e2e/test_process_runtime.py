@@ -66,6 +66,25 @@ async def test_server_child_gets_no_secret_of_ours(
     assert slots.status_code == 200, slots.text
 
 
+async def test_a_profiles_gpus_are_the_devices_the_child_sees(engine_p: Engine) -> None:
+    conf = engine_p.profiles.path
+    conf.write_text(conf.read_text() + "\n[tiny-gpu1]\nmodel = tiny.gguf\nctx = 256\ngpus = 1\n")
+    engine = build_engine(conf)
+    try:
+        assert (await engine.switcher.request("tiny-gpu1")).result == Result.READY
+        pid = (await engine.switcher.status()).container
+        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        child = dict(item.decode().split("=", 1) for item in raw if item)
+        assert child["CUDA_VISIBLE_DEVICES"] == "1"
+        assert (await engine.switcher.request("tiny")).result == Result.READY
+        pid = (await engine.switcher.status()).container
+        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not any(item.startswith(b"CUDA_VISIBLE_DEVICES=") for item in raw)
+    finally:
+        await engine.switcher.request(None)
+        await engine.switcher.aclose()
+
+
 async def test_a_second_llamadash_sees_the_server(engine_p: Engine) -> None:
     assert (await engine_p.switcher.request("tiny")).result == Result.READY
     other = build_engine(engine_p.profiles.path)

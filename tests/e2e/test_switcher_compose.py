@@ -11,9 +11,9 @@ import pytest
 
 from llamadash.core.context import Engine
 from llamadash.core.events import Result, State, SwitchEvent
+from llamadash.core.instance import SwitchError
 from llamadash.core.runtime.base import EngineUnavailableError
 from llamadash.core.runtime.compose import ComposeRuntime
-from llamadash.core.switcher import SwitchError
 from tests.support.busy import generate_until_busy
 
 pytestmark = pytest.mark.engine

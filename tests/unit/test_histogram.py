@@ -9,7 +9,7 @@ import random
 import pytest
 
 from llamadash.core.histogram import Histogram
-from llamadash.core.switcher import DURATION_BUCKETS, SwitchStats
+from llamadash.core.instance import DURATION_BUCKETS, SwitchStats
 
 
 def reference(values: list[float], bounds: tuple[float, ...]) -> list[tuple[float, int]]:

@@ -13,7 +13,7 @@ import llamadash
 
 HEADLESS = [
     "llamadash.core.context",
-    "llamadash.core.switcher",
+    "llamadash.core.instance",
     "llamadash.core.runtime.compose",
     "llamadash.core.runtime.process",
     "llamadash.collectors.gpu",
@@ -39,7 +39,7 @@ def test_module_does_not_load_textual(module: str) -> None:
 
 def test_core_does_not_load_starlette() -> None:
     code = (
-        "import sys; import llamadash.core.context, llamadash.core.switcher; "
+        "import sys; import llamadash.core.context, llamadash.core.instance; "
         "sys.exit(1 if any(m.startswith(('starlette', 'uvicorn')) for m in sys.modules) else 0)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

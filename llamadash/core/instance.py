@@ -1,4 +1,7 @@
-"""The one switch flow every caller uses (``m`` key, POST /switch, ``llamadash switch``).
+"""One server's lifecycle: the switch flow of the foreground instance and of each one beside it.
+
+The pool (core/pool.py) decides which instances exist; each Instance runs its own requests
+(``m`` key, POST /switch, ``llamadash switch`` for the foreground one).
 
 stop → regenerate .env → up → follow logs → poll /health → ready, as a single-flight queue:
 one switch runs at a time; a request for the running target joins it; newer requests queue and
@@ -24,11 +27,11 @@ from llamadash.core.runtime.base import EngineUnavailableError
 from llamadash.core.status import build_status
 from llamadash.core.watching import Watching
 
-__all__ = ["DURATION_BUCKETS", "SwitchError", "SwitchStats", "Switcher"]
+__all__ = ["DURATION_BUCKETS", "Instance", "SwitchError", "SwitchStats"]
 log = logging.getLogger(__name__)
 
 
-class Switcher(SwitchProcedure, Watching):
+class Instance(SwitchProcedure, Watching):
     """Owns the server's lifecycle; publishes a SwitchEvent for every change."""
 
     _runner: asyncio.Task[None] | None = None
@@ -63,6 +66,26 @@ class Switcher(SwitchProcedure, Watching):
                 reason = f"profile {queued.target!r} was removed from {profiles.path}"
                 queued.future.set_result(SwitchOutcome(Result.FAILED, queued.target, reason))
         self.revision += 1
+
+    @property
+    def profile_id(self) -> str | None:
+        """The profile this instance runs or is heading for (None: nothing), without I/O."""
+        for job in (self._active, self._queued):
+            if job is not None:
+                return job.target
+        if self._checking:
+            return self._checking[-1]
+        obs = self._obs_last
+        if obs is not None and obs.running:
+            return obs.profile_id or None
+        if self._last.state in (State.LOADING, State.STARTING, State.READY):
+            return self._last.profile_id
+        return None
+
+    @property
+    def running(self) -> bool:
+        """Its server process was alive at the last look (cached, no I/O)."""
+        return self._obs_last is not None and self._obs_last.running
 
     # --- requests -------------------------------------------------------------------------
     async def request(self, target: str | None, *, restart: bool = False) -> SwitchOutcome:
