@@ -1,7 +1,8 @@
 """Request bodies and query parameters, validated into typed values or a 400 naming the problem.
 
-The rules here are the ones the OpenAPI document states (``openapi.py``); a test keeps the two
-in step, and fuzzing checks that nothing malformed gets past them to the switcher.
+The request shapes below declare each field and its limits once: ``schemas.py`` derives the
+OpenAPI schemas from them and the validators here read the same constants and field names.
+Fuzzing checks that nothing malformed gets past the validators to the switcher.
 """
 
 from __future__ import annotations
@@ -9,40 +10,60 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from msgspec import Meta, Struct
 from starlette.requests import Request
 
 from llamadash.api.errors import ApiError, bad_request
 
 MAX_BODY_BYTES = 16 * 1024
+MIN_MODEL_CHARS = 1
 MAX_MODEL_CHARS = 200
 MAX_TIMEOUT = 86_400.0
-SWITCH_KEYS = ("model", "wait", "restart", "timeout", "exact")
-STOP_KEYS = ("wait", "timeout")
-QUERY_KEYS = ("timeout",)
+
+Timeout = Annotated[float, Meta(gt=0, le=MAX_TIMEOUT)]
+"""Seconds to wait for an outcome: a finite number in (0, MAX_TIMEOUT] (``check_timeout``)."""
+TIMEOUT_HELP = "seconds to wait (default: switch_timeout setting)"
 
 
-@dataclass(frozen=True)
-class SwitchRequest:
+class SwitchRequest(Struct, frozen=True, forbid_unknown_fields=True):
     """A validated ``POST /switch`` body."""
 
-    model: str
-    wait: bool = True
-    restart: bool = False
-    timeout: float | None = None
-    """Seconds to wait for the outcome; None = the configured switch_timeout."""
-    exact: bool = False
+    model: Annotated[
+        str,
+        Meta(
+            min_length=MIN_MODEL_CHARS,
+            max_length=MAX_MODEL_CHARS,
+            description="profile id, menu number (2, b1), id prefix or name",
+        ),
+    ]
+    wait: Annotated[bool, Meta(description="false: answer 202 at once, the switch runs on")] = True
+    restart: Annotated[bool, Meta(description="restart even if this profile is already ready")] = (
+        False
+    )
+    timeout: Annotated[Timeout, Meta(description=TIMEOUT_HELP)] | None = None
+    """Seconds to wait for the outcome (body, else ``?timeout=``); None = switch_timeout."""
+    exact: Annotated[
+        bool,
+        Meta(
+            description="model is an exact profile id: 404 unless models.conf has it now"
+            " (never matched by number, prefix or name)"
+        ),
+    ] = False
     """``model`` is a profile id the caller resolved (the CLI): never matched fuzzily."""
 
 
-@dataclass(frozen=True)
-class StopRequest:
+class StopRequest(Struct, frozen=True, forbid_unknown_fields=True):
     """A validated ``POST /stop`` body (the body is optional)."""
 
     wait: bool = True
-    timeout: float | None = None
+    timeout: Timeout | None = None
+
+
+SWITCH_KEYS = SwitchRequest.__struct_fields__
+STOP_KEYS = StopRequest.__struct_fields__
+QUERY_KEYS = ("timeout",)
 
 
 async def read_body(request: Request) -> bytes:
@@ -126,8 +147,18 @@ def _no_unknown_keys(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         )
 
 
-def _flag(body: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = body.get(key, default)
+def _defaults(shape: type[Struct]) -> dict[str, Any]:
+    """A Struct's field defaults by name (the fields with a default come last)."""
+    names, values = shape.__struct_fields__, shape.__struct_defaults__
+    return dict(zip(names[len(names) - len(values) :], values, strict=True))
+
+
+_DEFAULTS = {shape: _defaults(shape) for shape in (SwitchRequest, StopRequest)}
+
+
+def _flag(body: Mapping[str, Any], key: str, shape: type[SwitchRequest | StopRequest]) -> bool:
+    """``body[key]``, true or false; absent, the shape's default (declared there only)."""
+    value = body[key] if key in body else _DEFAULTS[shape][key]
     if not isinstance(value, bool):
         raise bad_request(f"'{key}' must be true or false, not {kind(value)}", field=key)
     return value
@@ -213,17 +244,18 @@ def parse_switch(raw: bytes, query: Mapping[str, str]) -> SwitchRequest:
     model = body["model"]
     if not isinstance(model, str):
         raise bad_request(f"'model' must be a string, not {kind(model)}", field="model")
-    if not 1 <= len(model) <= MAX_MODEL_CHARS:
+    if not MIN_MODEL_CHARS <= len(model) <= MAX_MODEL_CHARS:
         raise bad_request(
-            f"'model' must be 1 to {MAX_MODEL_CHARS} characters long, got {len(model)}",
+            f"'model' must be {MIN_MODEL_CHARS} to {MAX_MODEL_CHARS} characters long,"
+            f" got {len(model)}",
             field="model",
         )
     return SwitchRequest(
         model=model,
-        wait=_flag(body, "wait", True),
-        restart=_flag(body, "restart", False),
+        wait=_flag(body, "wait", SwitchRequest),
+        restart=_flag(body, "restart", SwitchRequest),
         timeout=_timeout(body, query),
-        exact=_flag(body, "exact", False),
+        exact=_flag(body, "exact", SwitchRequest),
     )
 
 
@@ -235,4 +267,4 @@ def parse_stop(raw: bytes, query: Mapping[str, str]) -> StopRequest:
     """
     body = json_object(raw, required=False, example='{"wait": true}')
     _no_unknown_keys(body, STOP_KEYS)
-    return StopRequest(wait=_flag(body, "wait", True), timeout=_timeout(body, query))
+    return StopRequest(wait=_flag(body, "wait", StopRequest), timeout=_timeout(body, query))

@@ -1,8 +1,8 @@
-"""The OpenAPI 3.1 document of the side API, written by hand and served at ``/openapi.json``.
+"""The OpenAPI 3.1 document of the side API, served at ``/openapi.json``.
 
-Tests check that its paths and methods are exactly the app's routes, that the component
-schemas (``schemas.py``) list exactly the fields of the engine's dataclasses, and fuzz the API
-from it.
+The paths and responses are written here; the component schemas are derived from the shapes
+(``schemas.py``). Tests check that the paths and methods are exactly the app's routes, and fuzz
+the API from the document.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from llamadash import __version__
-from llamadash.api.inputs import MAX_TIMEOUT
-from llamadash.api.schemas import SCHEMAS, STRING, Schema, ref
+from llamadash.api.inputs import Timeout
+from llamadash.api.schemas import STRING, Schema, derived, ref, schema_of
 
 JSON = "application/json"
 
@@ -49,7 +49,7 @@ TIMEOUT_PARAM: Schema = {
     "in": "query",
     "required": False,
     "description": "seconds to wait for the outcome; the body's timeout wins",
-    "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT},
+    "schema": schema_of(Timeout),
 }
 
 
@@ -162,7 +162,7 @@ def document() -> dict[str, Any]:
             },
             "paths": PATHS,
             "components": {
-                "schemas": SCHEMAS,
+                "schemas": derived(),
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             },
             "security": [{"bearer": []}, {}],

@@ -1,223 +1,165 @@
-"""The component schemas of the OpenAPI document (``openapi.py``).
+"""The component schemas of the OpenAPI document (``openapi.py``), derived from the shapes.
 
-The engine's dataclasses and the request bodies, field for field (tests compare them).
+The shapes are declared once, as dataclasses: the engine's (``core/events.py``), the API's own
+answers (``shapes.py``) and the request bodies (``inputs.py``). ``msgspec`` writes their JSON
+Schema, so a field added to a shape is in ``/openapi.json`` with no edit here.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable, Iterator
+from enum import Enum
 from typing import Any
 
-from llamadash.api.inputs import MAX_MODEL_CHARS, MAX_TIMEOUT
-from llamadash.core.events import Result, State
+import msgspec
+import msgspec.inspect as mi
+
+from llamadash.api.inputs import StopRequest, SwitchRequest
+from llamadash.api.shapes import Accepted, Error, Health, Models, SwitchResult
+from llamadash.core.events import Status, SwitchEvent, SwitchOutcome
 
 Schema = dict[str, Any]
+REF_TEMPLATE = "#/components/schemas/{name}"
+STRING: Schema = {"type": "string"}
+
+OUTPUTS: tuple[type, ...] = (
+    Health,
+    Models,
+    Status,
+    SwitchEvent,
+    SwitchOutcome,
+    SwitchResult,
+    Accepted,
+    Error,
+)
+"""What the API sends (with every shape they hold, e.g. Progress, Model, State)."""
+INPUTS: tuple[type, ...] = (SwitchRequest, StopRequest)
+"""The request bodies."""
 
 
 def ref(name: str) -> Schema:
     """A reference to the component schema ``name``."""
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF_TEMPLATE.format(name=name)}
 
 
-def _nullable(schema: Schema) -> Schema:
-    if "$ref" in schema:
-        return {"anyOf": [schema, {"type": "null"}]}
-    return {**schema, "type": [schema["type"], "null"]}
+def schema_of(annotation: Any) -> Schema:
+    """The JSON Schema of one type, e.g. an ``Annotated`` constraint (a query parameter)."""
+    schema: Schema = msgspec.json.schema(annotation, ref_template=REF_TEMPLATE)
+    return schema
 
 
-def _obj(properties: dict[str, Schema], *, required: tuple[str, ...] | None = None) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties if required is None else required),
-    }
+def components(outputs: Iterable[type], inputs: Iterable[type] = ()) -> dict[str, Schema]:
+    """The component schemas of ``outputs``, ``inputs`` and every class they hold, by name.
+
+    msgspec writes the schema a *decoder* would check; three rules make it say what this API
+    does:
+
+    * What the API sends: every field is written (``json_ready``, the encoder), so every field
+      is required, except one whose default is ``msgspec.UNSET`` (left out while unset). A
+      default means nothing in an answer and is dropped.
+    * A request body (``inputs.py``) refuses unknown fields and ``null`` in any field: its
+      fields that default to None may be left out but never sent as null.
+    * Enums list their values in declaration order (msgspec sorts them), as strings.
+
+    A nullable scalar is written ``"type": [X, "null"]`` (msgspec: an ``anyOf``), as before.
+
+    Raises:
+        ValueError: a class is both sent and received, or two classes share a name.
+    """
+    outputs, inputs = tuple(outputs), tuple(inputs)
+    infos = mi.multi_type_info((*outputs, *inputs))
+    sent, received = _classes(infos[: len(outputs)]), _classes(infos[len(outputs) :])
+    both = sent.keys() & received.keys()
+    if both:
+        raise ValueError(f"shapes both sent and received: {sorted(both)}")
+    _, schemas = msgspec.json.schema_components((*outputs, *inputs), ref_template=REF_TEMPLATE)
+    classes = {**sent, **received}
+    if set(schemas) != set(classes):  # msgspec renames classes whose names collide
+        raise ValueError(f"component names differ: {sorted(set(schemas) ^ set(classes))}")
+    for name, schema in schemas.items():
+        schema.pop("title", None)  # the component's name already
+        info = classes[name]
+        if isinstance(info, mi.EnumType):
+            _enum(schema, info.cls)
+        elif name in sent:
+            _sent(schema, info)
+        else:
+            _received(schema)
+        for prop in schema.get("properties", {}).values():
+            _compact(prop)
+    return {name: schemas[name] for name in sorted(schemas)}
 
 
-STRING: Schema = {"type": "string"}
-NUMBER: Schema = {"type": "number"}
-INTEGER: Schema = {"type": "integer"}
-BOOLEAN: Schema = {"type": "boolean"}
-LINES: Schema = {"type": "array", "items": STRING}
-STATE: Schema = {"type": "string", "enum": [s.value for s in State]}
+def _compact(prop: Schema) -> None:
+    """``anyOf: [{type: X, ...}, {type: null}]`` as ``type: [X, null], ...`` (not for a $ref)."""
+    choices = prop.get("anyOf")
+    if not (isinstance(choices, list) and len(choices) == 2 and choices[1] == {"type": "null"}):
+        return
+    first: Schema = choices[0]
+    if isinstance(first.get("type"), str) and "$ref" not in first:
+        del prop["anyOf"]
+        prop.update(first, type=[first["type"], "null"])
 
-SCHEMAS: dict[str, Schema] = {
-    "Progress": _obj(
-        {
-            "stage": STRING,
-            "pct": NUMBER,
-            "elapsed": NUMBER,
-            "eta": _nullable(NUMBER),
-        }
-    ),
-    "SwitchEvent": _obj(
-        {
-            "state": STATE,
-            "profile_id": _nullable(STRING),
-            "profile_name": STRING,
-            "at": NUMBER,
-            "message": STRING,
-            "progress": _nullable(ref("Progress")),
-            "error": _nullable(STRING),
-            "exit_code": _nullable(INTEGER),
-            "log_tail": LINES,
-            "warning": STRING,
-            "instance": _nullable(STRING),
-            "foreground": BOOLEAN,
-        }
-    ),
-    "InstanceInfo": _obj(
-        {
-            "id": STRING,
-            "profile_name": STRING,
-            "state": STATE,
-            "foreground": BOOLEAN,
-            "port": INTEGER,
-            "endpoint": STRING,
-            "runtime": STRING,
-            "ident": STRING,
-            "pid": _nullable(INTEGER),
-            "uptime": _nullable(NUMBER),
-            "since": NUMBER,
-            "pinned": BOOLEAN,
-            "ttl": NUMBER,
-            "ttl_left": _nullable(NUMBER),
-            "memory": _nullable(INTEGER),
-            "memory_measured": BOOLEAN,
-            "last_used": NUMBER,
-            "log_path": STRING,
-            "error": _nullable(STRING),
-            "health_ms": _nullable(NUMBER),
-            "build": STRING,
-        }
-    ),
-    "SwitchOutcome": _obj(
-        {
-            "result": {"type": "string", "enum": [r.value for r in Result]},
-            "profile_id": _nullable(STRING),
-            "message": STRING,
-            "seconds": NUMBER,
-            "restarted": BOOLEAN,
-            "log_tail": LINES,
-            "superseded_by": _nullable(STRING),
-        }
-    ),
-    "Status": _obj(
-        {
-            "state": STATE,
-            "profile_id": _nullable(STRING),
-            "profile_name": STRING,
-            "since": NUMBER,
-            "runtime": STRING,
-            "endpoint": STRING,
-            "container": STRING,
-            "container_state": STRING,
-            "uptime": _nullable(NUMBER),
-            "args": LINES,
-            "last_error": _nullable(STRING),
-            "exit_code": _nullable(INTEGER),
-            "note": STRING,
-            "progress": _nullable(ref("Progress")),
-            "managed": BOOLEAN,
-            "queued": _nullable(STRING),
-            "switching_to": _nullable(STRING),
-            "log_tail": LINES,
-            "warning": STRING,
-            "config_error": _nullable(STRING),
-            "settings_changed": LINES,
-            "restart_to_apply": BOOLEAN,
-            "instances": {"type": "array", "items": ref("InstanceInfo")},
-        }
-    ),
-    "Model": _obj(
-        {
-            "id": STRING,
-            "name": STRING,
-            "number": STRING,
-            "model": STRING,
-            "speed": STRING,
-            "ctx": _nullable(INTEGER),
-            "bench": BOOLEAN,
-            "current": BOOLEAN,
-            "loading": BOOLEAN,
-            "restart_to_apply": BOOLEAN,
-        }
-    ),
-    "Models": _obj(
-        {
-            "current": _nullable(STRING),
-            "loading": _nullable(STRING),
-            "state": STATE,
-            "models": {"type": "array", "items": ref("Model")},
-            "config_error": _nullable(STRING),
-            "settings_changed": LINES,
-        }
-    ),
-    "Health": _obj({"ok": BOOLEAN, "version": STRING, "uptime": NUMBER, "busy": BOOLEAN}),
-    "SwitchRequest": {
-        **_obj(
-            {
-                "model": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_MODEL_CHARS,
-                    "description": "profile id, menu number (2, b1), id prefix or name",
-                },
-                "wait": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "false: answer 202 at once, the switch runs on",
-                },
-                "restart": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "restart even if this profile is already ready",
-                },
-                "timeout": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "maximum": MAX_TIMEOUT,
-                    "description": "seconds to wait (default: switch_timeout setting)",
-                },
-                "exact": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "model is an exact profile id: 404 unless models.conf has"
-                    " it now (never matched by number, prefix or name)",
-                },
-            },
-            required=("model",),
-        ),
-        "additionalProperties": False,
-    },
-    "StopRequest": {
-        **_obj(
-            {
-                "wait": {"type": "boolean", "default": True},
-                "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT},
-            },
-            required=(),
-        ),
-        "additionalProperties": False,
-    },
-    "SwitchResult": {
-        **_obj(
-            {
-                "message": STRING,
-                "outcome": ref("SwitchOutcome"),
-                "status": ref("Status"),
-                "error": STRING,
-                "log_tail": LINES,
-                "superseded_by": _nullable(STRING),
-            },
-            required=("message", "outcome", "status"),
-        ),
-        "description": "200 ready/stopped, 409 superseded (with superseded_by), 502 failed"
-        " (with error = switch_failed and the server's log_tail)",
-    },
-    "Accepted": _obj({"message": STRING, "status": ref("Status")}),
-    "Error": {
-        **_obj({"error": STRING, "message": STRING}),
-        "description": "Every error; some add fields: unknown_model adds query, suggestions"
-        " and valid; timeout adds timeout and status; bad_request may add field(s).",
-        "additionalProperties": True,
-    },
-}
+
+def _enum(schema: Schema, cls: type[Enum]) -> None:
+    values = [member.value for member in cls]
+    schema["enum"] = values
+    if all(isinstance(v, str) for v in values):
+        schema["type"] = "string"
+
+
+def _sent(schema: Schema, info: mi.DataclassType | mi.StructType) -> None:
+    schema["required"] = [f.encode_name for f in info.fields if not _left_out_when_unset(f)]
+    for prop in schema["properties"].values():
+        prop.pop("default", None)
+
+
+def _left_out_when_unset(field: mi.Field) -> bool:
+    """An ``X | UnsetType = UNSET`` field: msgspec reports it optional and without default."""
+    no_default = field.default is msgspec.NODEFAULT and field.default_factory is msgspec.NODEFAULT
+    return not field.required and no_default
+
+
+def _received(schema: Schema) -> None:
+    schema["additionalProperties"] = False
+    for name, prop in schema["properties"].items():
+        if prop.get("default", ...) is None:
+            # "X | None = None": X, optional.
+            choices = [c for c in prop["anyOf"] if c != {"type": "null"}]
+            schema["properties"][name] = choices[0] if len(choices) == 1 else {"anyOf": choices}
+
+
+Shape = mi.DataclassType | mi.StructType | mi.EnumType
+
+
+def _classes(infos: tuple[mi.Type, ...]) -> dict[str, Shape]:
+    """Every dataclass, Struct and enum in msgspec's type ``infos``, by class name."""
+    found: dict[str, Shape] = {}
+    for info in _walk(infos, set()):
+        if found.setdefault(info.cls.__name__, info).cls is not info.cls:
+            raise ValueError(f"two shapes are named {info.cls.__name__}")
+    return found
+
+
+def _walk(node: object, seen: set[int]) -> Iterator[Shape]:
+    """The shapes in type info ``node`` (a tree, or a graph for recursive types)."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, Shape):
+        yield node
+    if isinstance(node, tuple):
+        children: tuple[object, ...] = node
+    elif isinstance(node, msgspec.Struct):
+        children = msgspec.structs.astuple(node)
+    else:
+        return
+    for child in children:
+        yield from _walk(child, seen)
+
+
+@functools.cache
+def derived() -> dict[str, Schema]:
+    """The document's component schemas, derived on first use (~15 ms: not at import)."""
+    return components(OUTPUTS, INPUTS)

@@ -73,8 +73,13 @@ def test_schemas_list_exactly_the_dataclass_fields(name: str, cls: type) -> None
 
 def test_enums_follow_the_engine() -> None:
     schemas = document()["components"]["schemas"]
-    assert schemas["Status"]["properties"]["state"]["enum"] == [s.value for s in State]
-    assert schemas["SwitchOutcome"]["properties"]["result"]["enum"] == [r.value for r in Result]
+    assert schemas["State"]["enum"] == [s.value for s in State]  # in the engine's order
+    assert schemas["Result"]["enum"] == [r.value for r in Result]
+    for name in ("Status", "SwitchEvent", "Models"):
+        assert schemas[name]["properties"]["state"] == {"$ref": "#/components/schemas/State"}
+    assert schemas["SwitchOutcome"]["properties"]["result"] == {
+        "$ref": "#/components/schemas/Result"
+    }
 
 
 def test_request_schemas_follow_the_validators() -> None:

@@ -1,0 +1,81 @@
+"""The API's own answers, besides the engine's dataclasses (``core/events.py``).
+
+Declared once: ``schemas.py`` derives their OpenAPI schemas from these classes. A field whose
+default is ``msgspec.UNSET`` is left out of the JSON while unset (and so not required).
+msgspec Structs, not dataclasses: defining a frozen dataclass costs ~2 ms of import here, a
+Struct ~0.03 ms.
+"""
+
+from __future__ import annotations
+
+from msgspec import UNSET, Struct, UnsetType
+
+from llamadash.core.events import State, Status, SwitchOutcome
+
+
+class Health(Struct, frozen=True):
+    """``GET /healthz``: llamadash itself is up."""
+
+    ok: bool
+    version: str
+    uptime: float
+    busy: bool
+
+
+class Model(Struct, frozen=True):
+    """One profile of models.conf."""
+
+    id: str
+    name: str
+    number: str
+    model: str
+    speed: str
+    ctx: int | None
+    bench: bool
+    current: bool
+    loading: bool
+    restart_to_apply: bool
+
+
+class Models(Struct, frozen=True):
+    """``GET /models``: every profile, the current and the loading one marked."""
+
+    current: str | None
+    loading: str | None
+    state: State
+    models: tuple[Model, ...]
+    config_error: str | None
+    settings_changed: tuple[str, ...]
+
+
+class SwitchResult(Struct, frozen=True):
+    """What ``POST /switch`` and ``POST /stop`` answer once the outcome is known.
+
+    200 ready/stopped, 409 superseded (with superseded_by), 502 failed (with error =
+    switch_failed and the server's log_tail).
+    """
+
+    message: str
+    outcome: SwitchOutcome
+    status: Status
+    error: str | UnsetType = UNSET
+    log_tail: tuple[str, ...] | UnsetType = UNSET
+    superseded_by: str | UnsetType | None = UNSET
+
+
+class Accepted(Struct, frozen=True):
+    """202: the switch runs on; follow ``GET /status`` or ``GET /events``."""
+
+    message: str
+    status: Status
+
+
+class Error(Struct, frozen=True):
+    """Every error.
+
+    Some add fields: unknown_model adds query, suggestions and valid; timeout adds timeout
+    and status; bad_request may add field(s).
+    """
+
+    error: str
+    message: str
