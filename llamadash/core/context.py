@@ -16,6 +16,7 @@ from llamadash.core.pool import Pool
 from llamadash.core.pool_memory import GpuFree, PoolMemory, no_gpus
 from llamadash.core.profiles import ProfileSet, load_profiles
 from llamadash.core.reload import ConfigWatch, load_lenient, signature
+from llamadash.core.restarts import CrashRestarts
 from llamadash.core.runtime.base import EngineUnavailableError, Runtime
 from llamadash.core.runtime.compose import ComposeRuntime
 from llamadash.core.settings import Settings, load_settings
@@ -37,6 +38,8 @@ class Engine:
     """Every instance: the foreground one and those started beside it (core/pool.py)."""
     idle: IdleWatch
     """Activity, ttl and least-recently-used of the pool's instances (core/idle.py)."""
+    restarts: CrashRestarts
+    """Starts a crashed instance again, up to max_restarts times (core/restarts.py)."""
 
     @property
     def profiles(self) -> ProfileSet:
@@ -117,7 +120,9 @@ def build_engine(
     pool = Pool(switcher, spawn, PoolMemory(settings, gpu_free), record)
     watch.subscribe(lambda _health: pool.replace_profiles(switcher.profiles))
     lock = OwnerLock.for_project(settings.state_dir, settings.project_name)
-    return Engine(settings, runtime, switcher, lock, watch, pool, IdleWatch(pool))
+    return Engine(
+        settings, runtime, switcher, lock, watch, pool, IdleWatch(pool), CrashRestarts(pool)
+    )
 
 
 def slug(profile_id: str) -> str:

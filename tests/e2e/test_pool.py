@@ -229,11 +229,8 @@ async def test_one_instance_killed_from_outside_only_it_shows_exited(
     assert (await pool.start("tiny")).ok
     assert (await pool.start("tiny2")).ok
     tiny2 = pool.find("tiny2")
-    assert tiny2 is not None and tiny2.last_observation is not None
-    pid = tiny2.last_observation.pid
-    assert pid
-    server = [p for p in [pid, *_children(pid)] if b"llama-server" in _cmdline(p)][-1]
-    os.kill(server, signal.SIGKILL)
+    assert tiny2 is not None
+    _kill_server(tiny2)
     deadline = time.monotonic() + 20
     shown: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -245,6 +242,50 @@ async def test_one_instance_killed_from_outside_only_it_shows_exited(
     assert "137" in (shown["tiny2"].error or "") or "-9" in (shown["tiny2"].error or "")
     assert shown["tiny"].state == State.READY
     assert httpx.get(f"{pool.foreground.endpoint}/health", timeout=2).status_code == 200
+
+
+async def test_a_crashed_instance_is_restarted_up_to_max_restarts(
+    pool_engine: Callable[..., Engine],
+) -> None:
+    engine = pool_engine(max_restarts=1)
+    pool = engine.pool
+    assert (await pool.start("tiny")).ok
+    assert (await pool.start("tiny2")).ok
+    tiny2 = pool.find("tiny2")
+    assert tiny2 is not None
+    first = _kill_server(tiny2)
+    restarted = await _wait_for(
+        lambda: tiny2.running and tiny2.last_event.state == State.READY and _pid(tiny2) != first
+    )
+    assert restarted, tiny2.last_event
+    assert model_of(tiny2.endpoint) == "tiny2"
+    _kill_server(tiny2)  # the second crash: max_restarts = 1 is spent
+    assert await _wait_for(lambda: tiny2.last_event.state == State.FAILED)
+    assert engine.restarts.pending == 0  # scheduled with the FAILED event, had it been allowed
+    assert not tiny2.running
+
+
+async def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.1)
+    return condition()
+
+
+def _pid(instance: Any) -> int | None:
+    obs = instance.last_observation
+    return obs.pid if obs is not None and obs.running else None
+
+
+def _kill_server(instance: Any) -> int:
+    """SIGKILL the llama-server process of ``instance`` (under a container's init too)."""
+    pid = _pid(instance)
+    assert pid
+    server = [p for p in [pid, *_children(pid)] if b"llama-server" in _cmdline(p)][-1]
+    os.kill(server, signal.SIGKILL)
+    return pid
 
 
 async def test_a_later_llamadash_adopts_the_instances_beside_the_foreground(
