@@ -26,6 +26,7 @@ from llamadash.core.runtime.docker_calls import (
     split_stamp,
     timestamp_key,
     wait_exit,
+    write_gpu_override,
 )
 from llamadash.core.runtime.signals import escalate_stop
 
@@ -55,7 +56,7 @@ class ComposeRuntime:
         self.project_name = project_name
         self.env_file = env_file or project_dir / ".env"
         self._docker: Any = None
-        self._host_network: bool | None = None
+        self._config: dict[str, Any] | None = None
         self._positions: dict[str, str] = {}
 
     # --- the Docker SDK -------------------------------------------------------------------
@@ -119,19 +120,40 @@ class ComposeRuntime:
         host = "127.0.0.1" if self.host_network() else "0.0.0.0"
         return (HOST_FLAG[0], host, PORT_FLAG[0], str(spec.port), *self._profile_args(spec))
 
-    def host_network(self) -> bool:
-        """Whether the service uses host networking (then llama-server binds 127.0.0.1).
+    def _service_config(self) -> dict[str, Any]:
+        """The service as ``docker compose config`` renders it from the files actually used.
 
-        Read once from ``docker compose config``, so it follows the files actually used.
+        Read once; a failure is not cached (the files may be fixed before the next call).
         """
-        if self._host_network is None:
+        if self._config is None:
             try:
                 config = json.loads(self.compose("config", "--format", "json", timeout=30))
-                service = config.get("services", {}).get(SERVICE, {})
-                self._host_network = service.get("network_mode") == "host"
             except (RuntimeFailure, ValueError):
-                return False  # not cached: the files may be fixed before the next call
-        return self._host_network
+                return {}
+            service = config.get("services", {}).get(SERVICE, {})
+            self._config = service if isinstance(service, dict) else {}
+        return self._config
+
+    def host_network(self) -> bool:
+        """Whether the service uses host networking (then llama-server binds 127.0.0.1)."""
+        return self._service_config().get("network_mode") == "host"
+
+    def reserves_gpus(self) -> bool:
+        """Whether the compose files reserve GPU devices (compose.yaml without the CPU file)."""
+        reservations = self._service_config().get("deploy", {}).get("resources", {})
+        return bool(reservations.get("reservations", {}).get("devices"))
+
+    def files_for(self, spec: LaunchSpec) -> tuple[str, ...]:
+        """The compose files for ``spec``: with a profile's ``gpus``, an override naming them.
+
+        The override (next to the env file, ours) replaces compose.yaml's ``count: all``
+        reservation by ``device_ids``; where no GPU is reserved (the CPU file) there is none.
+        """
+        if not spec.profile.gpus or not self.reserves_gpus():
+            return self.compose_files
+        override = self.env_file.with_name(f"{self.project_name}.gpus.yaml")
+        write_gpu_override(override, SERVICE, spec.profile.gpus)
+        return (*self.compose_files, str(override))
 
     def env_values(self, spec: LaunchSpec) -> dict[str, str]:
         """The .env variables compose.yaml reads for ``spec``."""
@@ -160,7 +182,9 @@ class ComposeRuntime:
     def start(self, spec: LaunchSpec) -> Observation:
         """Regenerate .env and ``docker compose up -d``."""
         write_env(self.env_file, self.env_values(spec))
-        self.compose("up", "-d", "--no-build", "--remove-orphans", SERVICE)
+        self.compose(
+            "up", "-d", "--no-build", "--remove-orphans", SERVICE, files=self.files_for(spec)
+        )
         return self.observe()
 
     def stop(self, grace: float, busy: bool = True) -> Observation:
@@ -180,10 +204,14 @@ class ComposeRuntime:
         quiet(container.remove, force=True)
         return last
 
-    def compose(self, *args: str, timeout: float = 600) -> str:
+    def compose(
+        self, *args: str, timeout: float = 600, files: tuple[str, ...] | None = None
+    ) -> str:
         """Run ``docker compose`` for this project (core/runtime/docker_calls.py)."""
-        project = (self.project_name, self.project_dir, self.env_file, self.compose_files)
-        return run_compose(*project, *args, timeout=timeout)
+        used = self.compose_files if files is None else files
+        return run_compose(
+            self.project_name, self.project_dir, self.env_file, used, *args, timeout=timeout
+        )
 
     def help_source(self, spec: LaunchSpec) -> HelpSource | str:
         """Key: the image id; help: ``docker run --rm IMAGE --help`` with no network."""

@@ -6,6 +6,7 @@ named with its address; timestamps come back as numbers.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from datetime import datetime
@@ -128,3 +129,19 @@ def run_compose(
             raise EngineUnavailableError(f"Docker engine unreachable: {err.splitlines()[-1]}")
         raise RuntimeFailure(f"docker compose {args[0]} failed: {err[-2000:]}")
     return done.stdout
+
+
+def write_gpu_override(path: Path, service: str, device_ids: tuple[str, ...]) -> None:
+    """A compose override that reserves exactly ``device_ids`` for ``service``.
+
+    ``!override`` replaces compose.yaml's ``count: all`` reservation (a list would be merged).
+    """
+    ids = ", ".join(json.dumps(device) for device in device_ids)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Written by llamadash for the profile's gpus; rewritten on every start.\n"
+        f"services:\n  {service}:\n    deploy:\n      resources:\n        reservations:\n"
+        "          devices: !override\n            - driver: nvidia\n"
+        f"              device_ids: [{ids}]\n              capabilities: [gpu]\n",
+        encoding="utf-8",
+    )
