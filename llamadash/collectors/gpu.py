@@ -218,3 +218,46 @@ class GpuCollector:
             _shutdown(self._nvml)
             self._nvml = None
             self._initialised = False
+
+
+def free_vram(nvml: Any = None) -> list[int]:
+    """Free bytes per NVIDIA GPU (the pool's auto memory budget); [] without NVML or a GPU."""
+    lib = _load_nvml(nvml)
+    if lib is None:
+        return []
+    try:
+        lib.nvmlInit()
+    except Exception:
+        return []
+    try:
+        handles = [lib.nvmlDeviceGetHandleByIndex(i) for i in range(lib.nvmlDeviceGetCount())]
+        return [int(lib.nvmlDeviceGetMemoryInfo(h).free) for h in handles]
+    except Exception:
+        return []
+    finally:
+        _shutdown(lib)
+
+
+def vram_used_by(pids: set[int], nvml: Any = None) -> int | None:
+    """Bytes of VRAM NVML attributes to ``pids`` on every GPU; None without NVML or a GPU."""
+    lib = _load_nvml(nvml)
+    if lib is None:
+        return None
+    try:
+        lib.nvmlInit()
+    except Exception:
+        return None
+    try:
+        total, seen = 0, False
+        for index in range(lib.nvmlDeviceGetCount()):
+            handle = lib.nvmlDeviceGetHandleByIndex(index)
+            seen = True
+            for proc in lib.nvmlDeviceGetComputeRunningProcesses(handle) or []:
+                used = getattr(proc, "usedGpuMemory", None)
+                if int(proc.pid) in pids and isinstance(used, int):
+                    total += used
+        return total if seen else None
+    except Exception:
+        return None
+    finally:
+        _shutdown(lib)

@@ -29,6 +29,8 @@ def engine_from(args: argparse.Namespace, *, lenient: bool = False, **overrides:
         args.models_conf,
         {"runtime": args.runtime, **overrides},
         gpu_count=gpu_count,
+        gpu_free=gpu_free,
+        vram_of=vram_of,
         lenient=lenient,
     )
 
@@ -38,6 +40,20 @@ def gpu_count() -> int:
     from llamadash.collectors.gpu import nvidia_gpu_count
 
     return nvidia_gpu_count()
+
+
+def gpu_free() -> list[int]:
+    """Free VRAM per GPU (NVML), for the pool's auto memory budget."""
+    from llamadash.collectors.gpu import free_vram
+
+    return free_vram()
+
+
+def vram_of(pids: set[int]) -> int | None:
+    """VRAM NVML attributes to ``pids`` (a loaded server's process tree)."""
+    from llamadash.collectors.gpu import vram_used_by
+
+    return vram_used_by(pids)
 
 
 def emit_json(data: Any) -> None:

@@ -13,7 +13,7 @@ from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
 from llamadash.core.logs import LogHub
 from llamadash.core.pool import Pool
-from llamadash.core.pool_memory import GpuFree, PoolMemory, no_gpus
+from llamadash.core.pool_memory import GpuFree, PoolMemory, VramOf, no_gpus, no_vram
 from llamadash.core.profiles import ProfileSet, load_profiles
 from llamadash.core.reload import ConfigWatch, load_lenient, signature
 from llamadash.core.restarts import CrashRestarts
@@ -73,6 +73,7 @@ def build_engine(
     *,
     gpu_count: Callable[[], int] = no_gpu,
     gpu_free: GpuFree = no_gpus,
+    vram_of: VramOf = no_vram,
     lenient: bool = False,
 ) -> Engine:
     """Load models.conf and settings, pick the runtime, wire the switcher.
@@ -84,6 +85,7 @@ def build_engine(
             to leave out compose.cpu.yaml (the front ends pass the collectors' NVML count:
             the core does not reach up into the collectors).
         gpu_free: free VRAM per GPU in bytes, for an ``auto`` memory budget (NVML's too).
+        vram_of: the VRAM NVML gives a set of PIDs, measured after each load (NVML's too).
         lenient: a bad models.conf is no error: the engine has no profiles and
             ``config_error`` says why (``status`` and ``logs`` must work anyway).
 
@@ -117,7 +119,7 @@ def build_engine(
         return beside
 
     record = PoolRecord.for_project(settings.state_dir, settings.project_name)
-    pool = Pool(switcher, spawn, PoolMemory(settings, gpu_free), record)
+    pool = Pool(switcher, spawn, PoolMemory(settings, gpu_free, vram_of), record)
     watch.subscribe(lambda _health: pool.replace_profiles(switcher.profiles))
     lock = OwnerLock.for_project(settings.state_dir, settings.project_name)
     return Engine(

@@ -151,6 +151,16 @@ def tree_rss(pid: int, proc: Path = Path("/proc")) -> int | None:
     return root + sum(_rss(f"{proc}/{child}") or 0 for child in found)
 
 
+def tree_pids(pid: int, proc: Path = Path("/proc")) -> set[int]:
+    """``pid`` and every descendant (what NVML may list for a server under a container init)."""
+    try:
+        found = _walk(pid, lambda parent: _task_children(proc, parent))
+    except _NoChildLists:
+        parents = _parent_map(proc)
+        found = _walk(pid, lambda parent: parents.get(parent, []))
+    return {pid, *found}
+
+
 class _NoChildLists(Exception):
     """The kernel has no /proc/<pid>/task/<tid>/children (built without CONFIG_PROC_CHILDREN)."""
 

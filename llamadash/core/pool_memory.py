@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from llamadash.core.admission import Holder
 from llamadash.core.gguf_estimate import estimate_memory
 from llamadash.core.instance import Instance
-from llamadash.core.memory import BufferTally, memory_budget, tree_rss
+from llamadash.core.memory import BufferTally, memory_budget, tree_pids, tree_rss
 from llamadash.core.memory_book import Measurement, MemoryBook, args_hash, model_identity
 from llamadash.core.profiles import Profile
 from llamadash.core.settings import Settings
@@ -24,6 +24,8 @@ from llamadash.core.settings import Settings
 log = logging.getLogger(__name__)
 GpuFree = Callable[[], Sequence[int]]
 """Free VRAM per GPU in bytes (the front ends pass NVML's; the core never asks it itself)."""
+VramOf = Callable[[set[int]], int | None]
+"""VRAM NVML attributes to a set of PIDs (None: no GPU to ask)."""
 MEASURE_LOG_LINES = 2000  # the load's lines are this recent when the server turns ready
 
 
@@ -32,13 +34,21 @@ def no_gpus() -> Sequence[int]:
     return ()
 
 
+def no_vram(_pids: set[int]) -> int | None:
+    """The VRAM use a front end that does not look reports: none known."""
+    return None
+
+
 class PoolMemory:
     """MemoryFacts (core/pool.py) from /proc, the server's log, its GGUF and the state dir."""
 
-    def __init__(self, settings: Settings, gpu_free: GpuFree = no_gpus) -> None:
+    def __init__(
+        self, settings: Settings, gpu_free: GpuFree = no_gpus, vram_of: VramOf = no_vram
+    ) -> None:
         self.settings = settings
         self.book = MemoryBook(settings.state_dir / "memory.toml")
         self._gpu_free = gpu_free
+        self._vram_of = vram_of
         self._estimates: dict[str, tuple[int, bool]] = {}
 
     def key(self, profile: Profile) -> str:
@@ -88,19 +98,22 @@ class PoolMemory:
         return budget.limit + ours, f"{kind} - memory_reserve {self.settings.memory_reserve}"
 
     async def measure(self, instance: Instance) -> None:
-        """Record what a ready instance uses: RSS of its process tree, or its buffer lines."""
+        """Record what a ready instance uses: VRAM (NVML), RSS of its process tree, buffers."""
         profile = instance.profiles.get(instance.profile_id or "")
         obs = instance.last_observation
         if profile is None or obs is None or not obs.pid:
             return
         rss = await asyncio.to_thread(tree_rss, obs.pid)
+        pids = await asyncio.to_thread(tree_pids, obs.pid)
+        vram = await asyncio.to_thread(self._vram_of, pids) if self._gpu_free() else None
         tally = BufferTally()
         for line in instance.logs.tail(MEASURE_LOG_LINES):
             tally.feed(line)
-        used = max(rss or 0, tally.total_bytes)
-        if used:
+        if max(rss or 0, tally.total_bytes, vram or 0):
             self.book.record(
                 profile.id,
                 self.key(profile),
-                Measurement(rss=rss or 0, buffers=tally.total_bytes, at=time.time()),
+                Measurement(
+                    rss=rss or 0, buffers=tally.total_bytes, at=time.time(), vram=vram or None
+                ),
             )

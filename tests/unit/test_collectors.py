@@ -704,3 +704,20 @@ async def test_server_collector_fetches_props_once_per_server_start() -> None:
     assert [s.health for s in snaps] == [200, 200, 503, 200, 200]
     assert snaps[2].model_path is None  # never the old server's model while the new one loads
     assert all(snaps[i].model_path == PROPS_JSON["model_path"] for i in (0, 1, 3, 4))
+
+
+def test_memory_facts_for_the_pool_from_nvml() -> None:
+    """Stand-in NVML (no NVIDIA GPU on these machines): free VRAM per GPU, VRAM per PID set."""
+    from llamadash.collectors.gpu import free_vram, vram_used_by
+
+    fake = FakeNvml(server_pid=os.getpid())
+    fake.nvmlDeviceGetMemoryInfo = lambda handle: SimpleNamespace(  # type: ignore[method-assign]
+        used=2**30, total=8 * 2**30, free=(7 - handle) * 2**30
+    )
+    assert free_vram(fake) == [7 * 2**30, 6 * 2**30]
+    assert vram_used_by({os.getpid()}, fake) == 512 * 2**20
+    assert vram_used_by({1}, fake) == 0  # a GPU, but nothing of ours on it
+    assert free_vram(FakeNvml(0, fail_init=True)) == []
+    assert vram_used_by({1}, FakeNvml(0, fail_init=True)) is None
+    # The real NVML here: no GPU, so no VRAM facts (the budget falls back to RAM).
+    assert free_vram() == [] and vram_used_by({os.getpid()}) is None
