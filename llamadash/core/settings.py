@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.inifile import ConfigError
-from llamadash.core.memory import parse_size
 from llamadash.core.profiles import ProfileSet
 
 
@@ -132,8 +131,10 @@ def _check_pool(settings: Settings) -> None:
         raise ConfigError("max_restarts", None, f"want 0 or more, got {settings.max_restarts}")
     for name in ("memory_budget", "memory_reserve"):
         value = getattr(settings, name)
-        if name == "memory_budget" and value == "auto":
+        if value == _FIELDS[name].default:  # the CLI's fast path never loads the parser
             continue
+        from llamadash.core.memory import parse_size
+
         try:
             parse_size(value)
         except ValueError as exc:
