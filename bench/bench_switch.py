@@ -4,10 +4,11 @@ Ready means /health 200 AND /props naming the new model, polled every 50 ms, for
 Bare process: llamadash's exact argv and environment, Popen (own session, log file), SIGTERM,
 waitpid, exec the next, poll; busy adds a second SIGTERM after 0.2 s (what a person does).
 Bare compose: rewrite .env with llamadash's values, ``docker compose up -d``, poll. llamadash:
-``Pool.switch`` (what every front end calls), then the (expected ~0) wait until /props agrees. Rounds interleave the
-two in alternating order (machines are noisy); the busy case switches away from Gemma while it
-generates. ``--idle-stops`` then counts idle gemma→tiny switches by llamadash over 1 s (the stop
-race). Goal per row: ≤ 1.05× and ≤ +50 ms over bare. Loopback only; cleans up what it starts.
+``Pool.switch`` (what every front end calls), then the (expected ~0) wait until /props agrees.
+Rounds interleave the two in alternating order (machines are noisy); the busy case switches
+away from Gemma while it generates. ``--idle-stops`` then counts idle gemma→tiny switches by
+llamadash over 1 s (the stop race). Goal per row: ≤ 1.05× and ≤ +50 ms over bare. Loopback
+only; cleans up what it starts.
 
     python bench/bench_switch.py [--runtime process|compose|both] [--rounds 7] [--idle-stops 30]
 """

@@ -1,0 +1,123 @@
+"""``llamadash ps --json`` with 8 running instances, against ``python -c pass`` (same run).
+
+Starts a real owner — ``llamadash serve`` on free loopback ports, process runtime,
+``max_instances = 8`` — and 8 tiny llama-servers through ``POST /instances``, then runs,
+interleaved for several rounds, the bare interpreter, ``llamadash status --json`` and
+``llamadash ps --json`` (both forwarded to the owner; ps asks every server's /health and
+/props). Prints median and slowest per command, its ratio to the baseline and the CPU time.
+
+Target: ``ps --json`` with 8 instances <= 150 ms wall (median).
+
+    python bench/bench_pool.py [--rounds 15] [--instances 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_cli import LLAMADASH, REPO, TARGET_MS, free_port, run_ms, wait_listening
+
+CONF = """\
+[llamadash]
+runtime = process
+models_dir = {dir}
+port = {port}
+api_port = {api_port}
+project_name = ldbench-pool-{pid}
+state_dir = {dir}/state
+max_instances = {count}
+port_range = {low}-{high}
+"""
+PROFILE = "\n[t{n}]\nname = Tiny {n}\nmodel = tiny.gguf\nctx = 256\nthreads = 1\n"
+
+
+def start_all(api_port: int, count: int) -> None:
+    from llamadash.core.http1 import request
+
+    for n in range(1, count + 1):
+        body = json.dumps({"model": f"t{n}", "exact": True}).encode()
+        headers = {"Content-Type": "application/json"}
+        reply = request(
+            "127.0.0.1", api_port, "POST", "/instances", body=body, headers=headers, timeout=120
+        )
+        if reply.status != 200:
+            raise SystemExit(f"could not start t{n}: {reply.status} {reply.body[:300]!r}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--instances", type=int, default=8)
+    args = parser.parse_args()
+    from tests.support.tiny_gguf import write_tiny_gguf
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory(prefix="ldbench-pool-") as tmp:
+        write_tiny_gguf(Path(tmp) / "tiny.gguf")
+        api_port, low = free_port(), 20000 + os.getpid() % 20000
+        conf = Path(tmp) / "models.conf"
+        text = CONF.format(
+            dir=tmp,
+            port=free_port(),
+            api_port=api_port,
+            pid=os.getpid(),
+            count=args.instances,
+            low=low,
+            high=low + 99,
+        )
+        conf.write_text(text + "".join(PROFILE.format(n=n) for n in range(1, args.instances + 1)))
+        cli = [str(LLAMADASH), "--models-conf", str(conf)]
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "llamadash status --json": [*cli, "status", "--json"],
+            "llamadash ps --json": [*cli, "ps", "--json"],
+        }
+        serve = subprocess.Popen(
+            [*cli, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_listening(api_port, serve)
+            start_all(api_port, args.instances)
+            shown = json.loads(
+                subprocess.run(
+                    commands["llamadash ps --json"], env=env, capture_output=True, check=True
+                ).stdout
+            )
+            rows = shown.get("instances", shown) if isinstance(shown, dict) else shown
+            if len(rows) != args.instances:
+                raise SystemExit(f"ps shows {len(rows)} instances, not {args.instances}")
+            for argv in commands.values():  # warm the page cache and .pyc files
+                run_ms(argv, env)
+            times: dict[str, list[float]] = {name: [] for name in commands}
+            cpu: dict[str, list[float]] = {name: [] for name in commands}
+            for _ in range(args.rounds):
+                for name, argv in commands.items():
+                    wall, used = run_ms(argv, env)
+                    times[name].append(wall)
+                    cpu[name].append(used)
+        finally:
+            subprocess.run([*cli, "stop", "all"], env=env, capture_output=True, check=False)
+            serve.terminate()
+            serve.wait(30)
+    base = statistics.median(times["python -c pass"])
+    print(f"wall ms per run, {args.rounds} rounds interleaved, {args.instances} instances running")
+    print(f"{'command':<28}{'median':>9}{'slowest':>9}{'x pass':>8}{'cpu ms':>9}")
+    for name, values in times.items():
+        median = statistics.median(values)
+        used = statistics.median(cpu[name])
+        print(f"{name:<28}{median:>9.1f}{max(values):>9.1f}{median / base:>8.2f}{used:>9.1f}")
+    ps = statistics.median(times["llamadash ps --json"])
+    verdict = "ok" if ps <= TARGET_MS else "OVER"
+    print(f"ps --json: {ps:.1f} ms median (target <= {TARGET_MS:.0f} ms: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
