@@ -14,14 +14,16 @@ Status codes of ``POST /switch`` (and ``POST /stop``):
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+from msgspec import UNSET
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from llamadash import __version__
+from llamadash.api.encode import json_response
 from llamadash.api.errors import ApiError
 from llamadash.api.inputs import check_query_keys, parse_stop, parse_switch, read_body
+from llamadash.api.shapes import Accepted, Health, Model, Models, SwitchResult
 from llamadash.api.state import ApiContext, context
 from llamadash.core.events import BUSY_STATES, Result, State, Status, SwitchOutcome
 from llamadash.core.instance import SwitchError
@@ -39,8 +41,8 @@ STATUS_BY_RESULT = {
 async def healthz(request: Request) -> Response:
     """``GET /healthz``: llamadash itself answers (never touches the engine; no token needed)."""
     ctx = context(request)
-    return JSONResponse(
-        {"ok": True, "version": __version__, "uptime": ctx.uptime, "busy": ctx.switcher.busy}
+    return json_response(
+        Health(ok=True, version=__version__, uptime=ctx.uptime, busy=ctx.switcher.busy)
     )
 
 
@@ -59,35 +61,39 @@ async def models(request: Request) -> Response:
     stale = now.profile_id if now.restart_to_apply else None
     numbers = {p.id: str(i) for i, p in enumerate(profiles.production, 1)}
     numbers.update({p.id: f"b{i}" for i, p in enumerate(profiles.benches, 1)})
-    body = {
-        "current": current,
-        "loading": loading,
-        "state": now.state.value,
-        "models": [
-            {
-                **_profile(p, numbers[p.id], current=p.id == current, loading=p.id == loading),
-                "restart_to_apply": p.id == stale,
-            }
+    body = Models(
+        current=current,
+        loading=loading,
+        state=now.state,
+        models=tuple(
+            _profile(
+                p,
+                numbers[p.id],
+                current=p.id == current,
+                loading=p.id == loading,
+                stale=p.id == stale,
+            )
             for p in profiles.profiles
-        ],
-        "config_error": now.config_error,
-        "settings_changed": list(now.settings_changed),
-    }
-    return JSONResponse(body)
+        ),
+        config_error=now.config_error,
+        settings_changed=now.settings_changed,
+    )
+    return json_response(body)
 
 
-def _profile(p: Profile, number: str, *, current: bool, loading: bool) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "name": p.name,
-        "number": number,
-        "model": p.model,
-        "speed": p.speed,
-        "ctx": p.ctx,
-        "bench": p.bench,
-        "current": current,
-        "loading": loading,
-    }
+def _profile(p: Profile, number: str, *, current: bool, loading: bool, stale: bool) -> Model:
+    return Model(
+        id=p.id,
+        name=p.name,
+        number=number,
+        model=p.model,
+        speed=p.speed,
+        ctx=p.ctx,
+        bench=p.bench,
+        current=current,
+        loading=loading,
+        restart_to_apply=stale,
+    )
 
 
 async def switch(request: Request) -> Response:
@@ -146,8 +152,8 @@ async def stop(request: Request) -> Response:
 
 async def _accepted(ctx: ApiContext, message: str) -> Response:
     now = await _status(ctx)
-    return JSONResponse(
-        {"message": f"{message}; follow GET /status or GET /events", "status": now.to_dict()},
+    return json_response(
+        Accepted(message=f"{message}; follow GET /status or GET /events", status=now),
         status_code=202,
         headers={"Location": "/status"},
     )
@@ -187,16 +193,16 @@ async def _answer(
         raise ApiError(503, "engine_unavailable", str(exc)) from None
     now = await _status(ctx)
     code = STATUS_BY_RESULT[outcome.result]
-    body: dict[str, Any] = {
-        "message": outcome.message,
-        "outcome": outcome.to_dict(),
-        "status": now.to_dict(),
-    }
-    if outcome.result == Result.FAILED:
-        body.update(error="switch_failed", log_tail=list(outcome.log_tail))
-    elif outcome.result == Result.SUPERSEDED:
-        body.update(error="superseded", superseded_by=outcome.superseded_by)
-    return JSONResponse(body, status_code=code)
+    failed, superseded = outcome.result == Result.FAILED, outcome.result == Result.SUPERSEDED
+    body = SwitchResult(
+        message=outcome.message,
+        outcome=outcome,
+        status=now,
+        error="switch_failed" if failed else "superseded" if superseded else UNSET,
+        log_tail=outcome.log_tail if failed else UNSET,
+        superseded_by=outcome.superseded_by if superseded else UNSET,
+    )
+    return json_response(body, status_code=code)
 
 
 async def _status(ctx: ApiContext) -> Status:
