@@ -138,6 +138,24 @@ async def test_two_servers_answer_at_once_on_their_own_ports(
             httpx.get(f"{endpoint}/health", timeout=1)
 
 
+async def test_switching_to_an_instance_beside_moves_it_to_the_foreground(
+    pool_engine: Callable[..., Engine],
+) -> None:
+    engine = pool_engine()
+    pool = engine.pool
+    assert (await pool.start("tiny")).ok
+    assert (await pool.start("tiny2")).ok
+    beside = pool.find("tiny2")
+    assert beside is not None and beside is not pool.foreground
+    outcome = await pool.switch("tiny2")
+    assert outcome.result == Result.READY, outcome.message
+    assert pool.find("tiny2") is pool.foreground  # one copy of a profile, on the main port
+    assert model_of(pool.foreground.endpoint) == "tiny2"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{beside.endpoint}/health", timeout=1)
+    assert {i.id for i in await describe(pool)} == {"tiny2"}
+
+
 async def test_a_third_start_stops_the_least_recently_used_idle_one(
     pool_engine: Callable[..., Engine],
 ) -> None:
