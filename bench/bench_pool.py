@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_cli import LLAMADASH, REPO, TARGET_MS, free_port, run_ms, wait_listening
+from bench_cli import LLAMADASH, TARGET_MS, free_port, run_ms, user_env, wait_listening
 
 CONF = """\
 [llamadash]
@@ -58,7 +58,7 @@ def main() -> int:
     args = parser.parse_args()
     from tests.support.tiny_gguf import write_tiny_gguf
 
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = user_env()
     with tempfile.TemporaryDirectory(prefix="ldbench-pool-") as tmp:
         write_tiny_gguf(Path(tmp) / "tiny.gguf")
         api_port, low = free_port(), 20000 + os.getpid() % 20000
