@@ -18,8 +18,10 @@ from llamadash.core.events import State, SwitchEvent, SwitchOutcome
 from llamadash.core.flags import FlagCache
 from llamadash.core.follower import LogFollower
 from llamadash.core.histogram import Histogram
+from llamadash.core.kv_cache import CacheStore
 from llamadash.core.logs import LogHub
 from llamadash.core.loopback import LoopbackHttp
+from llamadash.core.memory import parse_size
 from llamadash.core.profiles import Profile, ProfileSet
 from llamadash.core.runtime.base import Observation, Runtime
 from llamadash.core.settings import Settings
@@ -84,6 +86,10 @@ class EngineState:
         self.logs = logs or LogHub()
         self.history = history or LoadHistory(settings.state_dir / "state.toml")
         self.flag_cache = FlagCache(settings.state_dir)
+        self.kv = CacheStore(
+            settings.state_dir / "kv" / settings.project_name, parse_size(settings.kv_cache_budget)
+        )
+        """The saved prompt caches of this instance's servers (core/kv_cache.py)."""
         self.stats = SwitchStats()
         cursor = settings.state_dir / "logs" / f"{settings.project_name}.cursor.json"
         self.follower = LogFollower(runtime, self.logs, cursor)

@@ -65,6 +65,8 @@ class SwitchEvent:
     """The instance it is about: the profile id it runs or ran (its id in /instances)."""
     foreground: bool = True
     """From the foreground instance (the one `switch` replaces), else one alongside it."""
+    cache_restored: int = 0
+    """Prompt-cache tokens restored before this Ready (core/kv_cache.py)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -176,6 +178,8 @@ class Status:
     """``[llamadash]`` settings edited since start: they apply when llamadash restarts."""
     restart_to_apply: bool = False
     """The running profile's arguments in models.conf changed; a restart applies them."""
+    cache_restored: int = 0
+    """Prompt-cache tokens the shown server got back from its last run before it was ready."""
     instances: tuple[InstanceInfo, ...] = ()
     """Every instance running or failed, the foreground one first (core/pool.py)."""
 

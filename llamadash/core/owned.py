@@ -16,6 +16,7 @@ HOST_FLAG = ("--host",)
 PORT_FLAG = ("--port",)
 MODEL_FLAG = ("--model", "-m")
 ALIAS_FLAG = ("--alias", "-a")
+SLOT_SAVE_FLAG = ("--slot-save-path",)
 KEY_FLAGS = {
     "ctx": ("--ctx-size", "-c"),
     "ngl": ("--n-gpu-layers", "-ngl", "--gpu-layers"),
@@ -32,6 +33,7 @@ _WRITTEN = (
     (PORT_FLAG, f"; {_INSTEAD}"),
     (MODEL_FLAG, "; set the profile's model key instead"),
     (ALIAS_FLAG, "(API clients name the model by profile id); rename the [section] instead"),
+    (SLOT_SAVE_FLAG, "(prompt caches kept across switches); set keep_cache = false instead"),
     *((flags, f"from key '{key}'; set {key} instead") for key, flags in KEY_FLAGS.items()),
 )
 # Not written, but each changes where or what llamadash reaches: a key it does not send

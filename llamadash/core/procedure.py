@@ -14,7 +14,10 @@ from dataclasses import replace
 from llamadash.core.engine_state import TAIL_LINES, EngineState, SwitchError
 from llamadash.core.events import Result, State, SwitchOutcome
 from llamadash.core.flags import describe_unknown, unknown_flags
+from llamadash.core.kv_cache import cache_key
+from llamadash.core.memory_book import model_identity
 from llamadash.core.net import health, port_free, server_busy
+from llamadash.core.owned import SLOT_SAVE_FLAG
 from llamadash.core.profiles import Profile
 from llamadash.core.progress import ProgressTracker
 from llamadash.core.runtime.base import LaunchSpec, Observation, RuntimeFailure
@@ -31,7 +34,8 @@ class SwitchProcedure(EngineState):
     def launch_spec(self, profile: Profile) -> LaunchSpec:
         """The LaunchSpec for ``profile`` under the current settings."""
         s = self.settings
-        return LaunchSpec(profile, s.models_dir, s.port, s.image, s.stop_grace)
+        kv = self.kv.folder if profile.keep_cache else None
+        return LaunchSpec(profile, s.models_dir, s.port, s.image, s.stop_grace, kv)
 
     async def preflight(self, profile: Profile) -> tuple[LaunchSpec, str]:
         """Check a profile can start, before anything is stopped.
@@ -163,11 +167,15 @@ class SwitchProcedure(EngineState):
             await asyncio.sleep(interval)
             interval = min(HEALTH_INTERVAL, interval * 1.5)
         load_seconds = time.monotonic() - load_began
+        restored = await self._restore_cache(profile, obs)
         total = time.monotonic() - began
         self.history.record(profile.id, load_seconds)
         self.stats.durations.observe(total)
-        self._emit(State.READY, profile, message=f"ready in {total:.2f}s", warning=warning)
-        return SwitchOutcome(Result.READY, profile.id, f"ready in {total:.2f}s", total)
+        message = f"ready in {total:.2f}s" + (
+            f" · cache restored: {restored:,} tokens" if restored else ""
+        )
+        self._emit(State.READY, profile, message=message, warning=warning, cache_restored=restored)
+        return SwitchOutcome(Result.READY, profile.id, message, total)
 
     async def _stop_server(self) -> SwitchOutcome:
         began = time.monotonic()
@@ -184,10 +192,41 @@ class SwitchProcedure(EngineState):
         one whose /slots does not say) gets the early second SIGTERM.
         """
         busy = await server_busy(self._http)
+        if busy is False:  # a busy server is stopped within stop_grace, never saved first
+            await self._save_cache()
         self.close_connections()
         grace = self.settings.stop_grace
         self.remember(await asyncio.to_thread(self.runtime.stop, grace, busy is not False))
         await self.follower.stop()
+
+    def _cache_key(self, obs: Observation) -> tuple[Profile, str] | None:
+        """The profile and cache key of a server that keeps its cache, else None."""
+        profile = self.profiles.get(obs.profile_id) if obs.profile_id else None
+        if profile is None or SLOT_SAVE_FLAG[0] not in obs.args:
+            return None
+        identity = model_identity(profile.model_path(self.settings.models_dir))
+        return profile, cache_key(obs.args, identity)
+
+    async def _save_cache(self) -> None:
+        """Save the running server's slots (an idle one) before it is stopped."""
+        obs = self._obs_last
+        found = self._cache_key(obs) if obs is not None and obs.running else None
+        if found is None:
+            return
+        profile, key = found
+        result = await self.kv.save(self.settings.port, profile.id, key)
+        if result.tokens:
+            self.logs.separator(f"prompt cache saved: {result.tokens:,} tokens")
+
+    async def _restore_cache(self, profile: Profile, obs: Observation) -> int:
+        """Restore what the same profile and arguments saved; the tokens restored."""
+        found = self._cache_key(obs) if profile.keep_cache else None
+        if found is None:
+            return 0
+        result = await self.kv.restore(self.settings.port, profile.id, found[1])
+        if result.skipped and result.skipped != "nothing saved for these arguments":
+            self.logs.separator(f"prompt cache not restored: {result.skipped}")
+        return result.tokens
 
     def _refuse(self, profile: Profile, reason: str, began: float) -> SwitchOutcome:
         """A switch refused before anything stopped: the state stays, the event says why."""

@@ -11,7 +11,7 @@ from llamadash.core.inifile import ConfigError, Entry
 from llamadash.core.owned import OWNED_FLAGS
 
 INT_KEYS = ("ctx", "ngl", "batch", "ubatch", "threads", "parallel")
-BOOL_KEYS = ("bench", "pin")
+BOOL_KEYS = ("bench", "pin", "keep_cache")
 TRUE_WORDS = ("true", "yes", "1", "on")
 FALSE_WORDS = ("false", "no", "0", "off")
 

@@ -50,10 +50,12 @@ PROFILE_KEYS = (
     "ttl",
     "gpus",
     "port",
+    "keep_cache",  # its prompt cache saved at a stop and restored at its next start
 )
 
 DEFAULT_LOAD_TIMEOUT = 600.0
 CONTAINER_MODELS_DIR = "/models"
+CONTAINER_KV_DIR = "/kv"  # compose.yaml mounts LLAMA_KV_DIR here: the saved prompt caches
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class Profile:
     """Device ids it may use (CUDA_VISIBLE_DEVICES / the compose GPU reservation); () = all."""
     port: int | None = None
     """Its port when it runs alongside the foreground instance (None: one from port_range)."""
+    keep_cache: bool = True
+    """Save its slots' KV cache when it stops, restore it when it starts again (kv_cache.py)."""
     source: str = ""
 
     def model_path(self, models_dir: Path) -> Path:

@@ -61,6 +61,8 @@ class Settings:
     """What all instances may use: a size (``20GiB``) or auto (free VRAM, else available RAM)."""
     memory_reserve: str = "1GiB"
     """Kept free out of an auto budget (the desktop, the CUDA context, the page cache)."""
+    kv_cache_budget: str = "20GiB"
+    """Disk the saved prompt caches may take (least recently used removed first)."""
     max_restarts: int = 0
     """Restarts of an instance that crashed (with backoff) before it is left failed."""
     state_dir: Path = field(default_factory=_state_home)
@@ -129,7 +131,7 @@ def _check_pool(settings: Settings) -> None:
         )
     if settings.max_restarts < 0:
         raise ConfigError("max_restarts", None, f"want 0 or more, got {settings.max_restarts}")
-    for name in ("memory_budget", "memory_reserve"):
+    for name in ("memory_budget", "memory_reserve", "kv_cache_budget"):
         value = getattr(settings, name)
         if value == _FIELDS[name].default:  # the CLI's fast path never loads the parser
             continue

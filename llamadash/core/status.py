@@ -71,6 +71,7 @@ def build_status(switcher: Instance, obs: Observation, queued: str | None) -> St
             note="" if ours else "running, not started by this llamadash",
             managed=ours,
             warning=event.warning if ours else "",
+            cache_restored=event.cache_restored if ours else 0,
             last_error=event.error,  # e.g. a switch refused before anything was stopped
             restart_to_apply=health.restart_to_apply(obs) if health else False,
         )

@@ -36,6 +36,8 @@ class LaunchSpec:
     port: int
     image: str = ""
     grace: float = 3.0
+    kv_dir: Path | None = None
+    """Where the server saves and restores slots (``--slot-save-path``); None: it does not."""
 
     @property
     def model_path(self) -> Path:

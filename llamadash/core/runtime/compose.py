@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.envfile import join_args, write_env
-from llamadash.core.owned import HOST_FLAG, PORT_FLAG
-from llamadash.core.profiles import CONTAINER_MODELS_DIR
+from llamadash.core.owned import HOST_FLAG, PORT_FLAG, SLOT_SAVE_FLAG
+from llamadash.core.profiles import CONTAINER_KV_DIR, CONTAINER_MODELS_DIR
 from llamadash.core.runtime.base import (
     EngineUnavailableError,
     HelpSource,
@@ -92,9 +92,7 @@ class ComposeRuntime:
             raise
         except Exception as exc:
             raise EngineUnavailableError(engine_error(exc)) from None
-        if not found:
-            return None
-        return max(found, key=lambda c: c.attrs.get("Created", ""))
+        return max(found, key=lambda c: c.attrs.get("Created", "")) if found else None
 
     def observe(self) -> Observation:
         """What the engine says about the service's container now."""
@@ -103,12 +101,11 @@ class ComposeRuntime:
             return Observation(state="absent")
         attrs = container.attrs
         state = attrs.get("State", {})
-        started = parse_time(state.get("StartedAt", ""))
         return Observation(
             state=state.get("Status", "unknown"),
             ident=container.id,
             exit_code=state.get("ExitCode") if state.get("Status") == "exited" else None,
-            started_at=started,
+            started_at=parse_time(state.get("StartedAt", "")),
             args=tuple(attrs.get("Config", {}).get("Cmd") or ()),
             profile_id=(attrs.get("Config", {}).get("Labels") or {}).get(PROFILE_LABEL, ""),
             pid=state.get("Pid") or None,
@@ -135,7 +132,7 @@ class ComposeRuntime:
         return self._config
 
     def host_network(self) -> bool:
-        """Whether the service uses host networking (then llama-server binds 127.0.0.1)."""
+        """Whether the service uses host networking (llama-server binds 127.0.0.1 then)."""
         return self._service_config().get("network_mode") == "host"
 
     def reserves_gpus(self) -> bool:
@@ -164,8 +161,8 @@ class ComposeRuntime:
             "LLAMA_STOP_GRACE": f"{spec.grace:g}s",
             "LLAMA_ARGS": join_args(self._profile_args(spec)),
         }
-        if spec.image:
-            values["LLAMA_IMAGE"] = spec.image
+        extra = {"LLAMA_KV_DIR": str(spec.kv_dir or ""), "LLAMA_IMAGE": spec.image}
+        values |= {name: value for name, value in extra.items() if value}
         return values
 
     def _profile_args(self, spec: LaunchSpec) -> tuple[str, ...]:
@@ -177,10 +174,13 @@ class ComposeRuntime:
                 f"model {model} is outside the models dir {spec.models_dir}, which is all the"
                 " container can see: move it there or set models_dir in models.conf"
             ) from None
-        return spec.profile.server_args(f"{CONTAINER_MODELS_DIR}/{inside.as_posix()}")
+        args = spec.profile.server_args(f"{CONTAINER_MODELS_DIR}/{inside.as_posix()}")
+        return (*args, SLOT_SAVE_FLAG[0], f"{CONTAINER_KV_DIR}/") if spec.kv_dir else args
 
     def start(self, spec: LaunchSpec) -> Observation:
         """Regenerate .env and ``docker compose up -d``."""
+        if spec.kv_dir is not None:
+            spec.kv_dir.mkdir(parents=True, exist_ok=True)
         write_env(self.env_file, self.env_values(spec))
         self.compose(
             "up", "-d", "--no-build", "--remove-orphans", SERVICE, files=self.files_for(spec)
@@ -294,5 +294,5 @@ class ComposeRuntime:
     def close(self) -> None:
         """Close the SDK client."""
         if self._docker is not None:
-            self._docker.close()
-            self._docker = None
+            self._docker, client = None, self._docker
+            client.close()

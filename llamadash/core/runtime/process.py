@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llamadash.core.net import port_free
-from llamadash.core.owned import HOST_FLAG, PORT_FLAG
+from llamadash.core.owned import HOST_FLAG, PORT_FLAG, SLOT_SAVE_FLAG
 from llamadash.core.runtime.base import HelpSource, LaunchSpec, Observation, RuntimeFailure
 from llamadash.core.runtime.binary import find_llama_server
 from llamadash.core.runtime.environ import server_env
@@ -103,7 +103,8 @@ class ProcessRuntime:
     def command(self, spec: LaunchSpec) -> tuple[str, ...]:
         """The argument list (after the binary) ``start`` will use."""
         host = (HOST_FLAG[0], "127.0.0.1", PORT_FLAG[0], str(spec.port))
-        return (*host, *spec.profile.server_args(str(spec.model_path)))
+        kv = (SLOT_SAVE_FLAG[0], f"{spec.kv_dir}/") if spec.kv_dir is not None else ()
+        return (*host, *spec.profile.server_args(str(spec.model_path)), *kv)
 
     def start(self, spec: LaunchSpec) -> Observation:
         """Start the server detached, logging to a fresh (rotated) file."""
@@ -118,6 +119,8 @@ class ProcessRuntime:
             )
         args = self.command(spec)
         self.dir.mkdir(parents=True, exist_ok=True)
+        if spec.kv_dir is not None:
+            spec.kv_dir.mkdir(parents=True, exist_ok=True)
         rotate(self.log_path, LOG_BACKUPS)
         with self.log_path.open("ab") as log:
             self._child = subprocess.Popen(
