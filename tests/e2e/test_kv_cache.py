@@ -41,19 +41,26 @@ def kv_engine(
     free_port: int,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Callable[..., Engine]:
-    """Engines on one process-runtime models.conf whose [long] profile the test shapes."""
+    """Engines on one models.conf whose [long] profile the test shapes (process runtime, or
+    compose when the test is marked ``compose``)."""
     monkeypatch.setenv("LLAMA_SERVER", str(llama_server_bin))
+    runtime, project, project_dir, image = "process", "kv", tmp_path, ""
+    if request.node.get_closest_marker("compose") is not None:
+        runtime, image = "compose", request.getfixturevalue("llama_image")
+        project, project_dir = request.getfixturevalue("compose_project")
 
     def make(keep: str = "true", ctx: int = 4096) -> Engine:
         conf = write_conf(
             tmp_path / "models.conf",
             models_dir=all_models,
             port=free_port,
-            project="kv",
-            project_dir=tmp_path,
+            project=project,
+            project_dir=project_dir,
             state_dir=tmp_path / "state",
-            runtime="process",
+            runtime=runtime,
+            image=image,
         )
         with conf.open("a") as out:
             out.write(PROFILES.format(keep=keep, ctx=ctx))
@@ -95,6 +102,20 @@ async def test_switching_back_restores_the_prompt_cache(kv_engine: Callable[...,
         assert status.cache_restored >= 1_400
         saved = list(engine.switcher.kv.folder.glob("long-*-slot0.bin"))
         assert len(saved) == 1
+    finally:
+        await engine.pool.stop()
+        await engine.pool.aclose()
+
+
+@pytest.mark.compose
+@pytest.mark.engine
+async def test_the_cache_comes_back_in_a_container_too(kv_engine: Callable[..., Engine]) -> None:
+    engine = kv_engine()
+    assert engine.runtime.name == "compose"
+    try:
+        message, again = await there_and_back(engine)
+        assert "cache restored: 1,50" in message
+        assert again["cache_n"] >= 1_400
     finally:
         await engine.pool.stop()
         await engine.pool.aclose()
