@@ -15,6 +15,7 @@ Models with sliding-window attention (Gemma 3) reuse a restored cache only when 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from llamadash.core.gguf_header import read_metadata
 from llamadash.core.http1 import LoopbackHttpError, request
 from llamadash.core.memory_book import args_hash
 
@@ -53,6 +55,31 @@ def cache_key(args: Sequence[str], model_identity: str) -> str:
         else:
             kept.append(arg)
     return args_hash(kept, model_identity)
+
+
+@functools.cache
+def _sliding(path: Path, mtime_ns: int) -> bool:
+    try:
+        meta = read_metadata(path)
+    except ValueError:
+        return False
+    arch = str(meta.get("general.architecture", ""))
+    return bool(meta.get(f"{arch}.attention.sliding_window"))
+
+
+def reuse_blocker(model: Path, args: Sequence[str]) -> str:
+    """Why a saved cache would never be reused by a server of ``model`` and ``args`` ('').
+
+    Sliding-window layers keep only their window unless ``--swa-full``: a restored slot then
+    matches no prefix (Gemma 3: 0 of 1,502 tokens reused).
+    """
+    if "--swa-full" in args:
+        return ""
+    try:
+        sliding = _sliding(model, model.stat().st_mtime_ns)
+    except OSError:
+        return ""
+    return "the model uses sliding-window attention: add --swa-full to its extra" if sliding else ""
 
 
 class CacheStore:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from llamadash.core.engine_state import TAIL_LINES, EngineState, SwitchError
 from llamadash.core.events import Result, State, SwitchOutcome
 from llamadash.core.flags import describe_unknown, unknown_flags
-from llamadash.core.kv_cache import cache_key
+from llamadash.core.kv_cache import cache_key, reuse_blocker
 from llamadash.core.memory_book import model_identity
 from llamadash.core.net import health, port_free, server_busy
 from llamadash.core.owned import SLOT_SAVE_FLAG
@@ -214,6 +214,8 @@ class SwitchProcedure(EngineState):
         if found is None:
             return
         profile, key = found
+        if reuse_blocker(profile.model_path(self.settings.models_dir), obs.args):  # type: ignore[union-attr]
+            return
         result = await self.kv.save(self.settings.port, profile.id, key)
         if result.tokens:
             self.logs.separator(f"prompt cache saved: {result.tokens:,} tokens")
@@ -222,6 +224,10 @@ class SwitchProcedure(EngineState):
         """Restore what the same profile and arguments saved; the tokens restored."""
         found = self._cache_key(obs) if profile.keep_cache else None
         if found is None:
+            return 0
+        model = profile.model_path(self.settings.models_dir)
+        if why := await asyncio.to_thread(reuse_blocker, model, obs.args):
+            self.logs.separator(f"prompt cache not kept: {why}")
             return 0
         result = await self.kv.restore(self.settings.port, profile.id, found[1])
         if result.skipped and result.skipped != "nothing saved for these arguments":

@@ -29,7 +29,7 @@ model = gemma-3-270m-Q4_K_M.gguf
 ctx = {ctx}
 parallel = 1
 threads = 2
-extra = --swa-full
+extra = {extra}
 keep_cache = {keep}
 """
 
@@ -51,7 +51,7 @@ def kv_engine(
         runtime, image = "compose", request.getfixturevalue("llama_image")
         project, project_dir = request.getfixturevalue("compose_project")
 
-    def make(keep: str = "true", ctx: int = 4096) -> Engine:
+    def make(keep: str = "true", ctx: int = 4096, extra: str = "--swa-full") -> Engine:
         conf = write_conf(
             tmp_path / "models.conf",
             models_dir=all_models,
@@ -63,7 +63,7 @@ def kv_engine(
             image=image,
         )
         with conf.open("a") as out:
-            out.write(PROFILES.format(keep=keep, ctx=ctx))
+            out.write(PROFILES.format(keep=keep, ctx=ctx, extra=extra))
         return build_engine(conf)
 
     return make
@@ -128,6 +128,21 @@ async def test_keep_cache_false_saves_nothing(kv_engine: Callable[..., Engine]) 
         assert "cache restored" not in message
         assert again["cache_n"] == 0
         assert not list(engine.switcher.kv.folder.glob("*.bin"))
+    finally:
+        await engine.pool.stop()
+        await engine.pool.aclose()
+
+
+async def test_a_sliding_window_model_without_swa_full_says_why_nothing_is_kept(
+    kv_engine: Callable[..., Engine],
+) -> None:
+    engine = kv_engine(extra="--no-webui")
+    try:
+        message, again = await there_and_back(engine)
+        assert "cache restored" not in message and again["cache_n"] == 0
+        said = [line for line in engine.switcher.logs.snapshot() if "not kept" in line]
+        assert said and "add --swa-full" in said[-1]
+        assert not list(engine.switcher.kv.folder.glob("*.bin"))  # nothing saved in vain
     finally:
         await engine.pool.stop()
         await engine.pool.aclose()
