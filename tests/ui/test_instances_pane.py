@@ -17,9 +17,11 @@ from textual.widgets import Label
 from llamadash.core.context import build_engine
 from llamadash.core.events import InstanceInfo, State
 from llamadash.ui.app import build_app
+from llamadash.ui.messages import PoolDescribed
 from llamadash.ui.modals.picker import ModelPicker
 from llamadash.ui.widgets.instances import MIN_NAME_WIDTH, InstancesPane, name_width
-from tests.ui.helpers import wait_until
+from llamadash.ui.widgets.logs import LogPane
+from tests.ui.helpers import screen_text, wait_until
 from tests.ui.samples import NOW, GiB, MiB
 
 
@@ -78,7 +80,7 @@ class OnePane(App[None]):
 
 async def test_rows_say_state_port_memory_speed_ttl_and_the_foreground() -> None:
     app = OnePane()
-    async with app.run_test(size=(140, 12)) as pilot:
+    async with app.run_test(size=(140, 30)) as pilot:
         pane = app.query_one(InstancesPane)
         pane.set_shown(True)
         pane.show(ROWS, budget=4 * GiB)
@@ -102,7 +104,7 @@ async def test_rows_say_state_port_memory_speed_ttl_and_the_foreground() -> None
 
 async def test_arrows_numbers_and_clicks_select_and_tell_the_app() -> None:
     app = OnePane()
-    async with app.run_test(size=(140, 12)) as pilot:
+    async with app.run_test(size=(140, 30)) as pilot:
         pane = app.query_one(InstancesPane)
         assert not pane.can_focus  # hidden: the screen's first focus must not land here
         pane.set_shown(True)
@@ -125,7 +127,7 @@ async def test_arrows_numbers_and_clicks_select_and_tell_the_app() -> None:
 
 async def test_a_narrow_pane_shortens_the_names_first() -> None:
     app = OnePane()
-    async with app.run_test(size=(80, 12)) as pilot:
+    async with app.run_test(size=(80, 30)) as pilot:
         pane = app.query_one(InstancesPane)
         pane.set_shown(True)
         pane.show(ROWS, budget=8 * GiB)
@@ -181,3 +183,24 @@ async def test_a_in_the_picker_with_one_instance_at_a_time_says_so_and_starts_no
         await pilot.press("2")
         assert not app.query_one(InstancesPane).display
         assert app.followed is engine.switcher
+
+
+async def test_at_80x24_the_list_fits_between_the_panes_and_the_logs(
+    tmp_path: Path, free_port: int
+) -> None:
+    conf = tmp_path / "models.conf"
+    conf.write_text(CONF.format(root=tmp_path, port=free_port))
+    app = build_app(build_engine(conf), collectors=None, api=None, refresh=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.post_message(PoolDescribed(ROWS, 8 * GiB))  # three instances, two beside
+        pane = app.query_one(InstancesPane)
+        await wait_until(pilot, lambda: pane.display and pane.size.height > 0, 5, "the list")
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        # Nothing scrolled: the footer keeps the quit keys and no scrollbar takes columns.
+        assert lines[-1].rstrip().endswith("q Quit Q Stop+Quit"), lines[-1]
+        (tiny,) = [line for line in lines if " 1 ● " in line]
+        assert tiny.rstrip().endswith("fg │"), tiny
+        assert str(pane.border_subtitle) == "+1 more"  # the rows that do not fit are counted
+        assert app.query_one(LogPane).outer_size.height >= 6  # its min-height, borders included
