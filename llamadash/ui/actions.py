@@ -5,14 +5,18 @@ from __future__ import annotations
 from textual import work
 
 from llamadash.core.events import BUSY_STATES, State
-from llamadash.ui.modals.picker import ModelPicker
+from llamadash.ui.modals.picker import ModelPicker, Pick
 from llamadash.ui.screens.help import HelpScreen
+from llamadash.ui.selection import Selection
 from llamadash.ui.widgets.logs import LogPane
-from llamadash.ui.workers import Workers
 
 
-class KeyActions(Workers):
-    """What each key does; a switch is asked of the engine by a worker (ui/workers.py)."""
+class KeyActions(Selection):
+    """What each key does; the pool is asked by a worker (ui/workers.py).
+
+    ``s`` and ``r`` act on the instance selected in the list (the foreground one unless
+    another is selected); ``m``, ``q`` and ``Q`` on the pool as a whole.
+    """
 
     def action_pick(self) -> None:
         """Open the model picker."""
@@ -28,22 +32,48 @@ class KeyActions(Workers):
             else:
                 doing = "A switch is starting"
             note = f"{doing}: your choice runs next (the latest choice wins)."
-        picker = ModelPicker(self.engine.profiles, current, self.engine.settings.models_dir, note)
+        beside = frozenset(
+            i.profile_id for i in self.engine.pool.instances()[1:] if i.profile_id is not None
+        )
+        picker = ModelPicker(
+            self.engine.profiles,
+            current,
+            self.engine.settings.models_dir,
+            note,
+            beside=beside,
+            alongside=self.engine.settings.max_instances > 1,
+        )
         self.push_screen(picker, self._picked)
 
-    def _picked(self, profile_id: str | None) -> None:
-        if profile_id is None:
+    def _picked(self, pick: Pick | None) -> None:
+        if pick is None:
             return
-        profile = self.switcher.profiles.get(profile_id)
-        self.notify(f"Switching to {profile.name if profile else profile_id}…")
-        self.request_switch(profile_id)
+        profile = self.switcher.profiles.get(pick.profile_id)
+        name = profile.name if profile else pick.profile_id
+        if pick.alongside:
+            self.notify(f"Starting {name} alongside…")
+            self.start_alongside(pick.profile_id)
+        else:
+            self.notify(f"Switching to {name}…")
+            self.request_switch(pick.profile_id)
+
+    def _beside(self) -> str | None:
+        """The profile of the selected instance when it is not the foreground one."""
+        return None if self.followed is self.switcher else self.followed.profile_id
 
     def action_stop_server(self) -> None:
-        """Stop llama-server (the dashboard keeps running)."""
-        self.request_switch(None)
+        """Stop the selected llama-server (the dashboard keeps running)."""
+        if (beside := self._beside()) is not None:
+            self.notify(f"Stopping {beside}…")
+            self.stop_instance(beside)
+        else:
+            self.request_switch(None)
 
     def action_restart(self) -> None:
-        """Restart the current profile."""
+        """Restart the selected instance's profile."""
+        if (beside := self._beside()) is not None:
+            self.stop_instance(beside, restart=True)
+            return
         current = self.switcher.last_event.profile_id
         if current is None:
             self.notify("nothing to restart: choose a model with m", severity="warning")
@@ -68,19 +98,26 @@ class KeyActions(Workers):
         self.push_screen(HelpScreen(api, str(self.engine.log_path)))
 
     def action_quit_keep(self) -> None:
-        """Quit; the server keeps running."""
+        """Quit; the servers keep running."""
         event = self.switcher.last_event
+        others = [i for i in self.engine.pool.instances()[1:] if i.running]
+        more = f" and {len(others)} more beside it" if others else ""
         if event.state in (State.READY, State.LOADING, State.STARTING):
             self.quit_message = (
                 f"llama-server keeps running ({event.profile_name}) at"
-                f" {self.switcher.endpoint}; stop it with: {self.stop_command}"
+                f" {self.switcher.endpoint}{more}; stop it with: {self.stop_command}"
+            )
+        elif others:
+            names = ", ".join(i.profile_id or "?" for i in others)
+            self.quit_message = (
+                f"llama-server keeps running ({names}); stop with: {self.stop_command}"
             )
         self.exit()
 
     @work(group="switch", exit_on_error=False)
     async def action_quit_stop(self) -> None:
-        """Stop the server, then quit."""
+        """Stop every server of the pool, then quit."""
         self.notify("stopping llama-server…")
-        await self.switcher.request(None)
+        await self.engine.pool.stop()
         self.quit_message = "llama-server stopped."
         self.exit()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import threading
 from typing import Any
 
 from textual import constants as textual_constants
@@ -28,12 +29,14 @@ from llamadash.core.events import SwitchEvent
 from llamadash.core.reload import ConfigHealth
 from llamadash.ui.actions import KeyActions
 from llamadash.ui.messages import ConfigReloaded, EngineChanged
+from llamadash.ui.nap import Nap
 from llamadash.ui.state import SideApi
 from llamadash.ui.updates import PaneUpdates
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.footer import KeysFooter
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.header import StatusLine
+from llamadash.ui.widgets.instances import InstancesPane
 from llamadash.ui.widgets.logs import LogPane
 from llamadash.ui.widgets.server import ServerPane
 from llamadash.ui.widgets.system import SystemPane
@@ -42,7 +45,7 @@ __all__ = ["LlamaDash", "SideApi", "build_app"]
 
 
 class LlamaDash(KeyActions, PaneUpdates, App[None]):
-    """Full-screen dashboard for one llama-server."""
+    """Full-screen dashboard for the llama-servers of one pool."""
 
     CSS_PATH = "app.tcss"
     TITLE = "llamadash"
@@ -56,6 +59,9 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_keep", "Quit"),
         Binding("Q", "quit_stop", "Stop+Quit", key_display="Q"),
+        # The instances list (shown while several run): not in the footer, listed by ``?``.
+        Binding("i", "focus_instances", "Instances", show=False),
+        *[Binding(str(n), f"select_instance({n})", show=False) for n in range(1, 10)],
     ]
 
     def __init__(
@@ -70,6 +76,7 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
         self.stop_command = stop_command  # as the user can type it here (commands/invocation)
         self.engine = engine
         self.switcher = engine.switcher
+        self.followed = engine.switcher
         self.collectors = collectors
         self.api = api
         self.refresh_seconds = refresh
@@ -81,6 +88,11 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
         self._pending = {}
         self._container_changed = False
         self._container_seen = None
+        self._log_wake = None
+        self._pool_shown = False
+        self._pool_nap = Nap()
+        self._server_nap = Nap()
+        self._container_wake = threading.Event()
 
     def notify(
         self,
@@ -123,11 +135,13 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
             yield SystemPane(id="system", classes="pane")
             yield ContainerPane(id="container", classes="pane")
             yield ServerPane(id="server", classes="pane")
-        yield LogPane(self.switcher.logs.snapshot, id="logs", classes="pane")
+        yield InstancesPane(id="instances", classes="pane")
+        yield LogPane(self.followed_lines, id="logs", classes="pane")
         yield KeysFooter()
 
     async def on_mount(self) -> None:
-        self._unsubscribe = self.switcher.subscribe(self._on_engine_event)
+        # Every instance's events (each names its instance); the header shows the foreground's.
+        self._unsubscribe = self.engine.pool.subscribe(self._on_engine_event)
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()  # Textual's timers need the active app set
 
@@ -135,9 +149,11 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
             with contextlib.suppress(RuntimeError):  # the loop closed as the app exited
                 loop.call_soon_threadsafe(self._drain_soon, context=context)
 
-        self.switcher.logs.on_new(wake)
+        self._log_wake = wake
+        self.followed.logs.on_new(wake)
         self._unwatch = self.engine.watch.subscribe(self._on_config)
         self.engine.watch.start()
+        self.engine.idle.start()  # activity, ttl and least recently used of every instance
         self.set_interval(self.refresh_seconds, self.paint)
         self.drain_logs()
         if self.api is not None:
@@ -150,6 +166,7 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
             if self.collectors.container is not None:
                 self.sample_container()
         self.observe_status()
+        self.watch_pool()
 
     def _on_engine_event(self, event: SwitchEvent) -> None:
         # Called on the loop by the switcher; a message keeps widget updates in the handlers.
@@ -164,14 +181,15 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
         if self._unwatch:
             self._unwatch()
         await self.engine.watch.aclose()
-        self.switcher.logs.on_new(None)
+        await self.engine.idle.aclose()
+        self.followed.logs.on_new(None)
         self.workers.cancel_all()
         if self.api is not None:
             await self.api.stop()
         if self.collectors is not None:
             self.collectors.close()
-            await self.collectors.server.aclose()
-        await self.switcher.aclose()
+            await self.collectors.aclose()
+        await self.engine.pool.aclose()  # every instance's followers and clients; servers run on
 
     def on_config_reloaded(self, message: ConfigReloaded) -> None:
         if self.closing:

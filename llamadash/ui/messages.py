@@ -10,7 +10,7 @@ from llamadash.collectors.container import ContainerSnapshot
 from llamadash.collectors.gpu import GpuSnapshot
 from llamadash.collectors.server import ServerSnapshot
 from llamadash.collectors.system import SystemSnapshot
-from llamadash.core.events import Status, SwitchEvent, SwitchOutcome
+from llamadash.core.events import InstanceInfo, Status, SwitchEvent, SwitchOutcome
 from llamadash.core.reload import ConfigHealth
 
 
@@ -30,16 +30,18 @@ class SystemSampled(Message):
 
 @dataclass
 class ContainerSampled(Message):
-    """A new container snapshot."""
+    """A new container snapshot (of the instance on ``port``; None: the followed one)."""
 
     snapshot: ContainerSnapshot
+    port: int | None = None
 
 
 @dataclass
 class ServerSampled(Message):
-    """A new llama-server metrics snapshot."""
+    """A new llama-server metrics snapshot (of the instance on ``port``; None: the followed one)."""
 
     snapshot: ServerSnapshot
+    port: int | None = None
 
 
 @dataclass
@@ -51,9 +53,26 @@ class EngineChanged(Message):
 
 @dataclass
 class StatusObserved(Message):
-    """A fresh Status computed from observation."""
+    """A fresh Status computed from observation (of the instance on ``port``; None: foreground)."""
 
     status: Status
+    port: int | None = None
+
+
+@dataclass
+class PoolDescribed(Message):
+    """Every instance of the pool as the list shows it, and the memory budget (bytes)."""
+
+    instances: tuple[InstanceInfo, ...]
+    budget: int | None
+
+
+@dataclass
+class PoolRefused(Message):
+    """A start, switch or stop asked from the dashboard was refused before it began."""
+
+    title: str
+    reason: str
 
 
 @dataclass

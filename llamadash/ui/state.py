@@ -7,11 +7,13 @@ only what is declared here (and the App's own API).
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llamadash.collectors.bundle import Collectors
 from llamadash.core.context import Engine
 from llamadash.core.instance import Instance
+from llamadash.ui.nap import Nap
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.server import ServerPane
@@ -44,6 +46,9 @@ class DashState(_AppBase):
 
     engine: Engine
     switcher: Instance
+    """The foreground instance (the header, ``m``, ``q`` and ``Q`` are about it)."""
+    followed: Instance
+    """The instance selected in the list: the server, container and log panes show it."""
     collectors: Collectors | None
     api: SideApi | None
     refresh_seconds: float
@@ -54,6 +59,15 @@ class DashState(_AppBase):
     _pending: dict[type[Pane], Any]  # per pane, the newest snapshot not yet drawn
     _container_changed: bool  # the container pane saw a change: status looks soon
     _container_seen: tuple[str | None, str | None, str | None] | None
+    _log_wake: Any  # the followed LogHub's wake-up call (set in on_mount)
+    _pool_shown: bool  # the instances list is on screen (something runs beside the foreground)
+    _pool_nap: Nap  # woken when an instance changed: the pool worker describes the list again
+    _server_nap: Nap  # woken when the followed instance changed: sample its server now
+    _container_wake: threading.Event  # the same for the container worker's thread
+
+    def pool_changed(self) -> None:
+        """An instance changed (an event, a start or stop): describe the list again soon."""
+        self._pool_nap.wake()
 
     @property
     def closing(self) -> bool:

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from llamadash.core.events import Result, State
+from llamadash.core.events import Result, State, SwitchEvent
 from llamadash.ui.messages import (
     ContainerSampled,
     EngineChanged,
     GpuSampled,
+    PoolRefused,
     ServerSampled,
     StatusObserved,
     SwitchFinished,
@@ -22,6 +23,7 @@ from llamadash.ui.state import DashState, Pane
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.header import StatusLine
+from llamadash.ui.widgets.instances import InstancesPane
 from llamadash.ui.widgets.logs import LogPane
 from llamadash.ui.widgets.server import ServerPane
 from llamadash.ui.widgets.system import SystemPane
@@ -44,7 +46,7 @@ class PaneUpdates(DashState):
         """Move new log lines into the pane (one batch per tick, whatever the flood)."""
         if self.closing:
             return
-        self.log_seq, lines = self.switcher.logs.since(self.log_seq)
+        self.log_seq, lines = self.followed.logs.since(self.log_seq)
         if lines:
             self.query_one(LogPane).add_lines(lines)
 
@@ -55,17 +57,32 @@ class PaneUpdates(DashState):
     def on_system_sampled(self, message: SystemSampled) -> None:
         self._show(SystemPane, message.snapshot)
 
+    def _followed(self, port: int | None) -> bool:
+        """A sample of the followed instance (None: sent for whichever is followed)."""
+        return port is None or port == self.followed.settings.port
+
     def on_container_sampled(self, message: ContainerSampled) -> None:
+        if not self._followed(message.port):
+            return  # taken just before another instance was selected
         snap = message.snapshot
         seen = (snap.id, snap.state, snap.health)
         if self._container_seen is not None and seen != self._container_seen:
             self._container_changed = True  # e.g. stopped outside llamadash: status looks soon
-            self.switcher.forget_observation()  # and looks afresh, not at the cached look
+            self.pool_changed()
+            self.followed.forget_observation()  # and looks afresh, not at the cached look
         self._container_seen = seen
         self._show(ContainerPane, snap)
 
     def on_server_sampled(self, message: ServerSampled) -> None:
-        self._show(ServerPane, message.snapshot)
+        snap = message.snapshot
+        if self._pool_shown and message.port is not None and not self.closing:
+            # /metrics lags a running request; /slots does not (as the server pane shows it).
+            rate = snap.gen_tps
+            if not rate and snap.live_gen_tps is not None:
+                rate = snap.live_gen_tps
+            self.query_one(InstancesPane).set_rate(message.port, rate)
+        if self._followed(message.port):
+            self._show(ServerPane, snap)
 
     def _show(self, pane: type[Pane], snapshot: Any) -> None:
         """Keep a sample for the next paint, unless it equals the last one drawn (timestamp aside).
@@ -97,26 +114,48 @@ class PaneUpdates(DashState):
         for pane, snapshot in pending.items():
             self.query_one(pane).show(snapshot)
         self.query_one(StatusLine).refresh_line()
+        if self._pool_shown:  # the ttl clocks (no I/O: the idle watch's last looks)
+            ttl_left = self.engine.idle.ttl_left
+            pool = self.engine.pool.instances()
+            self.query_one(InstancesPane).tick({i.settings.port: ttl_left(i) for i in pool})
 
     def on_engine_changed(self, message: EngineChanged) -> None:
         if self.closing:
             return
-        self.query_one(StatusLine).apply_event(message.event)
-        if message.event.state == State.FAILED:
-            self.drain_logs()
-            self.query_one(LogPane).show_error()
-        elif message.event.state in (State.STOPPING, State.STARTING):
-            self.query_one(LogPane).resume_after_error()
-        if message.event.state == State.STARTING and message.event.warning:
-            self.notify(message.event.warning, title="Note", severity="warning", markup=False)
+        event = message.event
+        self.pool_changed()  # the list shows the new state at the next refresh
+        if event.foreground:
+            self.query_one(StatusLine).apply_event(event)
+        if self._about_followed(event):
+            if event.state == State.FAILED:
+                self.drain_logs()
+                self.query_one(LogPane).show_error()
+            elif event.state in (State.STOPPING, State.STARTING):
+                self.query_one(LogPane).resume_after_error()
+        if event.state == State.STARTING and event.warning:
+            self.notify(event.warning, title="Note", severity="warning", markup=False)
+
+    def _about_followed(self, event: SwitchEvent) -> bool:
+        """The event is the followed instance's (its log pane reacts to a failure)."""
+        if event.foreground:
+            return self.followed is self.switcher
+        return self.followed is not self.switcher and event.instance == self.followed.profile_id
 
     def on_status_observed(self, message: StatusObserved) -> None:
         if self.closing:
             return
-        self.query_one(StatusLine).apply_status(message.status)
-        if self.collectors is None or self.collectors.container is None:
+        if message.port is None:
+            self.query_one(StatusLine).apply_status(message.status)
+        shows = message.port is None and self.followed is self.switcher
+        if (shows or message.port == self.followed.settings.port) and (
+            self.collectors is None or self.collectors.container is None
+        ):
             self._last_shown.pop(ContainerPane, None)
             self.query_one(ContainerPane).show_process(message.status)
+
+    def on_pool_refused(self, message: PoolRefused) -> None:
+        """Admission (or a wrong profile, no free port) said no: the reason, never a traceback."""
+        self.notify(message.reason, title=message.title, severity="error", timeout=15)
 
     def on_switch_finished(self, message: SwitchFinished) -> None:
         outcome = message.outcome

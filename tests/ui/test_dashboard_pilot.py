@@ -43,6 +43,7 @@ class Seen:
     headers: list[str] = field(default_factory=list)
     # Titles of every toast posted; the app's own set drops them when they time out (5 s).
     toasts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # their texts
     app: LlamaDash | None = None
 
     def hook(self, message: Message) -> None:
@@ -52,6 +53,7 @@ class Seen:
             self.outcomes.append(message.outcome)
         elif isinstance(message, Notify):
             self.toasts.append(message.notification.title)
+            self.notes.append(message.notification.message)
         # The header as it stands now: each state it went through shows up here.
         if self.app is None or not self.app.screen_stack:
             return

@@ -1,6 +1,7 @@
 """Model picker: production profiles numbered 1–N, bench profiles under ``b``.
 
-A ModalScreen that returns the chosen profile id (or None); it changes nothing itself.
+A ModalScreen that returns what was chosen (a :class:`Pick`: switch to it, or start it
+alongside with ``a``) or None; it changes nothing itself.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ def fit(text: str, width: int) -> str:
 NAME_WIDTH = 40
 MIN_NAME_WIDTH = 12
 CURRENT = " ● current"
+BESIDE = " ○ running"  # in an instance beside the foreground one
 MISSING = " [model missing]"  # as `llamadash models` marks it
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The picker's answer: a profile id, to switch to or to start alongside what runs."""
+
+    profile_id: str
+    alongside: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,8 @@ class ProfileRow:
     profile: Profile
     current: bool
     missing: bool
+    beside: bool = False
+    """It runs in an instance beside the foreground one."""
     mark_width: int = 0
     """The widest marks of the list, so every row's columns line up."""
     speed_width: int = 16
@@ -54,7 +66,8 @@ class ProfileRow:
     @property
     def marks(self) -> str:
         """What is said of the profile: current, model missing."""
-        return (CURRENT if self.current else "") + (MISSING if self.missing else "")
+        marks = (CURRENT if self.current else "") + (BESIDE if self.beside else "")
+        return marks + (MISSING if self.missing else "")
 
     def line(self, width: int | None = None) -> Text:
         """The row; ``width`` None: at its full width."""
@@ -68,6 +81,7 @@ class ProfileRow:
             (f" {fit(self.profile.speed, self.speed_width)}", "cyan"),
             (f" {ctx:<10}", "dim"),
             (CURRENT if self.current else "", "bold green"),
+            (BESIDE if self.beside else "", "green"),
             (MISSING if self.missing else "", "bold red"),
             no_wrap=True,
             overflow="ellipsis",
@@ -84,23 +98,41 @@ class ProfileRow:
         return Measurement(5 + MIN_NAME_WIDTH, self.line().cell_len)
 
 
-class ModelPicker(ModalScreen[str | None]):
-    """Pick a profile: a number or Enter picks, ``b`` toggles bench profiles, Esc cancels."""
+class ModelPicker(ModalScreen[Pick | None]):
+    """Pick a profile: a number or Enter switches, ``a`` starts it alongside, Esc cancels.
+
+    ``b`` toggles the bench profiles.
+    """
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("b", "toggle_bench", "Bench profiles"),
+        Binding("a", "alongside", "Start alongside"),
         *[Binding(str(n), f"number({n})", show=False) for n in range(1, 10)],
     ]
 
     def __init__(
-        self, profiles: ProfileSet, current: str | None, models_dir: Path, busy_note: str = ""
+        self,
+        profiles: ProfileSet,
+        current: str | None,
+        models_dir: Path,
+        busy_note: str = "",
+        *,
+        beside: frozenset[str] = frozenset(),
+        alongside: bool = False,
     ) -> None:
+        """The picker over ``profiles``, ``current`` (the foreground's) marked.
+
+        ``beside``: the ids running beside the foreground instance (marked too);
+        ``alongside``: the pool holds more than one instance, so ``a`` starts one.
+        """
         super().__init__()
         self.profiles = profiles
         self.current = current
         self.models_dir = models_dir  # a profile whose GGUF is not there is marked
         self.busy_note = busy_note
+        self.beside = beside
+        self.alongside = alongside
         self.bench = False
 
     def compose(self) -> ComposeResult:
@@ -126,6 +158,7 @@ class ModelPicker(ModalScreen[str | None]):
                 f"{prefix}{i}",
                 p,
                 current=p.id == self.current,
+                beside=p.id in self.beside,
                 missing=not p.model_path(self.models_dir).is_file(),
             )
             for i, p in enumerate(self.shown, 1)
@@ -145,7 +178,10 @@ class ModelPicker(ModalScreen[str | None]):
         listing.highlighted = ids.index(self.current) if self.current in ids else 0
         title = "Bench profiles (b: back)" if self.bench else "Switch model"
         back = "b: back to production profiles" if self.bench else "b: bench profiles"
-        self.query_one("#picker-help", Label).update(f"1-9 or Enter: choose   {back}   Esc: cancel")
+        keys = "1-9 or Enter: choose"
+        if self.alongside:  # with one instance at a time there is nothing to start beside
+            keys = "1-9 or Enter: switch   a: start alongside"
+        self.query_one("#picker-help", Label).update(f"{keys}   {back}   Esc: cancel")
         self.query_one("#picker-title", Label).update(Text(title, style="bold"))
         listing.focus()
 
@@ -157,9 +193,23 @@ class ModelPicker(ModalScreen[str | None]):
     def action_number(self, number: int) -> None:
         """Pick the profile with that number, if there is one."""
         if 1 <= number <= len(self.shown):
-            self.dismiss(self.shown[number - 1].id)
+            self.dismiss(Pick(self.shown[number - 1].id))
         else:
             self.notify(f"no profile {number} here", severity="warning")
+
+    def action_alongside(self) -> None:
+        """Start the highlighted profile beside what runs (the foreground keeps running)."""
+        if not self.alongside:
+            self.notify(
+                "one server at a time (max_instances = 1 in models.conf): Enter switches",
+                severity="warning",
+            )
+            return
+        listing = self.query_one("#picker-list", OptionList)
+        index = listing.highlighted
+        option = None if index is None else listing.get_option_at_index(index)
+        if option is not None and option.id:
+            self.dismiss(Pick(option.id, alongside=True))
 
     def action_cancel(self) -> None:
         """Close without choosing."""
@@ -168,4 +218,4 @@ class ModelPicker(ModalScreen[str | None]):
     @on(OptionList.OptionSelected, "#picker-list")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self.dismiss(event.option.id)
+            self.dismiss(Pick(event.option.id))

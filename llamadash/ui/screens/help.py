@@ -11,14 +11,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = (
-    ("m", "model picker: 1-9/Enter choose, b bench profiles, Esc cancel"),
-    ("s", "stop llama-server"),
-    ("r", "restart the current profile"),
+    ("m", "model picker: 1-9/Enter switch, a start alongside, b bench, Esc"),
+    ("s", "stop llama-server (the instance selected in the list)"),
+    ("r", "restart the current profile (of the selected instance)"),
+    ("1-9", "select an instance in the list (shown while several servers run)"),
+    ("i", "focus the instances list (↑/↓ select)"),
     ("l", "focus the log pane (arrows/PgUp/PgDn scroll)"),
     ("f", "follow logs on/off"),
     ("/", "filter logs by text (Enter apply, Esc clear)"),
     ("q", "quit the dashboard; llama-server keeps running"),
-    ("Q", "stop llama-server and quit"),
+    ("Q", "stop every llama-server and quit"),
     ("ctrl+p", "command palette"),
     ("?", "this help"),
 )

@@ -20,14 +20,33 @@ def _state(text: str, state: str) -> Content:
 class ContainerPane(RowsPane):
     """Renders ContainerSnapshot (compose) or the process runtime's status."""
 
+    subject = ""
+    """The instance shown, named in the title while several run ("" for the only one)."""
+    kind = "Container"
+    """"Container", or "Process" once show_process() drew the process runtime's view."""
+
     def on_mount(self) -> None:
         self.border_title = "Container"
+        self.waiting()
+
+    def waiting(self) -> None:
+        """No sample of the instance shown yet."""
         self.set_rows([Content.styled("waiting for the first sample…", MUTED)])
+
+    def set_subject(self, subject: str) -> None:
+        """Name the instance shown in the title ("" : just the kind)."""
+        self.subject = subject
+        self._title(self.kind)
+
+    def _title(self, kind: str) -> None:
+        self.kind = kind
+        title = f"{kind} · {self.subject}" if self.subject else kind
+        if self.border_title != title:  # assigning the title repaints, even the same one
+            self.border_title = title
 
     def show(self, snap: ContainerSnapshot) -> None:
         """Draw a container snapshot."""
-        if self.border_title != "Container":  # show_process() may have drawn the process view
-            self.border_title = "Container"
+        self._title("Container")  # show_process() may have drawn the process view
         if not snap.present:
             message = snap.error or "no llama-server container (nothing started yet)"
             self.set_rows([Content.styled(message, BAD if snap.error else MUTED)])
@@ -54,8 +73,7 @@ class ContainerPane(RowsPane):
 
     def show_process(self, status: Status) -> None:
         """Draw the process runtime's view (no container)."""
-        if self.border_title != "Process":  # assigning the title repaints, even the same one
-            self.border_title = "Process"
+        self._title("Process")
         rows: list[tuple[str, str | Content]] = [
             ("runtime", "process (no Docker)"),
             ("state", _state(status.container_state, status.container_state)),

@@ -51,6 +51,7 @@ class LogPane(Vertical):
         self.paused_by_error = False  # show_error paused it, not the user
         self.lines_shown = 0  # since the last reload, including lines the view has dropped
         self.last_error_line: int | None = None  # counted as lines_shown is
+        self.subject = ""  # the instance whose log this is, while several run
 
     def compose(self) -> ComposeResult:
         yield LogView(MAX_LINES, id="log")
@@ -128,10 +129,18 @@ class LogPane(Vertical):
         box.value = self.filter_text
         box.focus()
 
+    def set_subject(self, subject: str) -> None:
+        """Name the instance whose log this is in the title ("" : the only one)."""
+        if subject != self.subject:
+            self.subject = subject
+            self._title()
+
     def _title(self) -> None:
         parts = ["Logs", "follow" if self.follow else "paused (f: follow)"]
         if self.filter_text:
             parts.append(f"filter: {self.filter_text!r}")
+        if self.subject:
+            parts.append(self.subject)
         self.border_title = literal(" · ".join(parts))  # the filter is typed by the user
 
     @on(Input.Submitted, "#log-filter")

@@ -15,9 +15,23 @@ _NO_METRICS = Content.styled("n/a: /metrics is off (add --metrics to the profile
 class ServerPane(RowsPane):
     """Renders ServerSnapshot; degrades to n/a when an endpoint is off."""
 
+    subject = ""
+    """The instance shown, named in the title while several run ("" for the only one)."""
+
     def on_mount(self) -> None:
         self.border_title = "Server"
+        self.waiting()
+
+    def waiting(self) -> None:
+        """No sample of the instance shown yet."""
         self.set_rows([Content.styled("waiting for the first sample…", MUTED)])
+
+    def set_subject(self, subject: str) -> None:
+        """Name the instance shown in the title ("" : just "Server")."""
+        title = f"Server · {subject}" if subject else "Server"
+        self.subject = subject
+        if self.border_title != title:  # assigning the title repaints, even the same one
+            self.border_title = title
 
     def show(self, snap: ServerSnapshot) -> None:
         """Draw ``snap``."""
