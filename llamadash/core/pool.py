@@ -271,6 +271,8 @@ class Pool:
         """Take over what runs: the foreground server and those an earlier llamadash recorded."""
         await self.foreground.adopt(watch=watch)
         for profile_id, port in self.record.members().items():
+            if profile_id in self._alongside:  # adopted before: one Instance per server
+                continue
             instance = self._spawn(profile_id, port)
             obs = await instance.observe(max_age=0)
             if not obs.running:
