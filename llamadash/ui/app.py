@@ -171,7 +171,8 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
         if self.collectors is not None:
             self.collectors.close()
             await self.collectors.server.aclose()
-        await self.switcher.aclose()
+        await self.engine.idle.aclose()
+        await self.engine.pool.aclose()  # the foreground instance and those beside it
 
     def on_config_reloaded(self, message: ConfigReloaded) -> None:
         if self.closing:

@@ -29,9 +29,14 @@ class Workers(DashState):
 
     @work(group="engine", exit_on_error=False)
     async def adopt(self) -> None:
-        """Look at what already runs (from an earlier session or started by hand)."""
-        status = await self.switcher.adopt(watch=False)
-        self.post_message(StatusObserved(status))
+        """Look at what already runs (from an earlier session or started by hand).
+
+        The pool adopts the foreground server and those an earlier llamadash started beside
+        it; the foreground one is not watched (the dashboard looks on its own refresh).
+        """
+        await self.engine.pool.adopt(watch=False)
+        self.engine.idle.start()  # activity, ttl and eviction order of every instance
+        self.post_message(StatusObserved(await self.switcher.status()))
 
     @work(thread=True, exclusive=True, group="gpu", exit_on_error=False)
     def sample_gpu(self) -> None:
