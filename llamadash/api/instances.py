@@ -71,13 +71,14 @@ async def _admitted(
             seen.set()
 
     unsubscribe = pool.subscribe(look)
-    waiter = asyncio.ensure_future(seen.wait())
+    waiters = [asyncio.ensure_future(seen.wait()), asyncio.ensure_future(ctx.closing.wait())]
     try:
         seconds = ctx.switcher.settings.switch_timeout if timeout is None else timeout
-        await asyncio.wait({job, waiter}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({job, *waiters}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:
         unsubscribe()
-        waiter.cancel()
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def stop_one(request: Request) -> Response:

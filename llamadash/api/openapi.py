@@ -180,8 +180,8 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/events": {
         "get": {
             "summary": "Server-Sent Events: first 'status' (a Status; 'error', an Error, when"
-            " the engine cannot be observed), then 'state' (a SwitchEvent) for every change and"
-            " progress update; ': keepalive' every 15 s",
+            " the engine cannot be observed), then 'state' (a SwitchEvent naming its instance) for"
+            " every change and progress update of any instance; ': keepalive' every 15 s",
             "responses": {
                 "200": {
                     "description": "the event stream",
