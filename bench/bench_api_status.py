@@ -238,7 +238,7 @@ async def bench(args: argparse.Namespace) -> int:
         image=IMAGE,
     )
     engine = build_engine(conf)
-    api = ApiServer(engine.switcher, host="127.0.0.1", port=0)
+    api = ApiServer(engine.switcher, pool=engine.pool, idle=engine.idle, host="127.0.0.1", port=0)
     results: list[tuple[str, str, dict[str, float]]] = []
     by_state: dict[str, dict[str, dict[str, float]]] = {}
     lag_by_state: dict[str, dict[str, tuple[float, float]]] = {}

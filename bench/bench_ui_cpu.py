@@ -118,7 +118,7 @@ def child_dash(conf: Path, rate: int, thread_names: Path | None = None) -> None:
     from llamadash.ui.app import build_app
 
     engine = build_engine(conf)
-    api = ApiServer(engine.switcher)
+    api = ApiServer(engine.switcher, pool=engine.pool, idle=engine.idle)
     if thread_names is not None:
         threading.Thread(target=write_thread_names, args=(thread_names,), daemon=True).start()
     if rate:

@@ -1,7 +1,9 @@
-"""Command line: the dashboard (no verb), serve, models, status, switch, stop, logs, doctor.
+"""Command line: the dashboard (no verb), serve, models, status, switch, stop, logs, doctor, ps.
 
-Exit codes: 0 ok, 1 the switch/stop failed, 2 bad input (models.conf, unknown profile),
-3 superseded by a newer request, 4 the runtime is unavailable or owned by another llamadash.
+The pool's verbs (ps, start, restart, stop <profile|all>, logs --all) act on every instance.
+Exit codes: 0 ok, 1 the switch/start/stop failed or was refused (admission), 2 bad input
+(models.conf, unknown profile), 3 superseded by a newer request, 4 the runtime is unavailable
+or owned by another llamadash.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from llamadash import __version__
 
@@ -79,10 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the .env and command line it would use; change nothing",
     )
     switch.add_argument("--restart", action="store_true", help="restart even if already ready")
-    verbs.add_parser("stop", parents=[common], help="stop llama-server")
+    _add_pool_verbs(verbs, common)
     logs = verbs.add_parser("logs", parents=[common], help="server logs")
+    logs.add_argument(
+        "profile", nargs="?", default=None, help="the instance running it (default: foreground)"
+    )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=100, help="how many lines (default 100)")
+    logs.add_argument(
+        "--all", action="store_true", help="every instance's log, lines prefixed by profile id"
+    )
     doctor = verbs.add_parser("doctor", parents=[common], help="check what this machine has")
     doctor.add_argument("profile", nargs="?", default=None, help="also check this profile")
     doctor.add_argument(
@@ -121,6 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="only if this profile uses the demo model and it is missing",
     )
     return parser
+
+
+def _add_pool_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``stop``, ``ps``, ``start`` and ``restart``: the instances of the pool."""
+    stop = verbs.add_parser("stop", parents=[common], help="stop llama-server")
+    stop.add_argument(
+        "profile",
+        nargs="?",
+        default=None,
+        help="the instance running this profile, or all (default: the foreground one)",
+    )
+    ps = verbs.add_parser("ps", parents=[common], help="every running instance")
+    ps.add_argument("--watch", action="store_true", help="refresh every second until Ctrl-C")
+    start = verbs.add_parser(
+        "start", parents=[common], help="start a profile alongside what runs, and wait"
+    )
+    start.add_argument("profile", help="id, menu number, prefix or name; all: every profile")
+    restart = verbs.add_parser(
+        "restart", parents=[common], help="restart an instance where it runs (all: every one)"
+    )
+    restart.add_argument("profile", help="id, menu number, prefix or name, or all")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""The Starlette app: routes, browser guard, bearer auth and JSON errors around one Instance."""
+"""The Starlette app: routes, browser guard, bearer auth and JSON errors around the pool."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from llamadash.api import metrics, openapi, routes, sse
+from llamadash.api import instances, metrics, openapi, routes, sse
 from llamadash.api.auth import BearerAuth
 from llamadash.api.errors import (
     ApiError,
@@ -17,7 +17,9 @@ from llamadash.api.errors import (
 )
 from llamadash.api.guard import BrowserGuard
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
+from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
+from llamadash.core.pool import Pool
 
 ROUTES = (
     Route("/healthz", routes.healthz, methods=["GET"]),
@@ -25,6 +27,10 @@ ROUTES = (
     Route("/status", routes.status, methods=["GET"]),
     Route("/switch", routes.switch, methods=["POST"]),
     Route("/stop", routes.stop, methods=["POST"]),
+    Route("/instances", instances.listing, methods=["GET"]),
+    Route("/instances", instances.start, methods=["POST"]),
+    Route("/instances", instances.stop_all, methods=["DELETE"]),
+    Route("/instances/{id}", instances.stop_one, methods=["DELETE"]),
     Route("/events", sse.events, methods=["GET"]),
     Route("/metrics", metrics.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
@@ -34,14 +40,20 @@ ROUTES = (
 def create_app(
     switcher: Instance,
     *,
+    pool: Pool | None = None,
+    idle: IdleWatch | None = None,
     token: str = "",
     host: str = "127.0.0.1",
     keepalive: float = KEEPALIVE_SECONDS,
 ) -> Starlette:
-    """The side API over ``switcher`` (shared with the dashboard: no second copy of state).
+    """The side API over the engine (shared with the dashboard: no second copy of state).
 
     Args:
-        switcher: the engine's switcher; every answer comes from it.
+        switcher: the engine's foreground instance (``engine.switcher``).
+        pool: the engine's pool (``engine.pool``, whose foreground is ``switcher``): /switch
+            then admits, /status lists every instance and /instances acts on them. Without
+            it the API drives ``switcher`` alone and /instances answers 503.
+        idle: the pool's idle watch (``engine.idle``), for the ttl left.
         token: when set, every route but /healthz needs ``Authorization: Bearer <token>``.
         host: the bind address; it decides which Host names are answered (guard.py).
         keepalive: seconds between keepalive comments on ``GET /events``.
@@ -59,7 +71,9 @@ def create_app(
             Exception: internal_error_handler,
         },
     )
-    app.state.ctx = ApiContext(switcher, token=token, keepalive=keepalive)
+    if pool is not None and pool.foreground is not switcher:
+        raise ValueError("the pool's foreground instance is not the switcher given")
+    app.state.ctx = ApiContext(switcher, token=token, keepalive=keepalive, pool=pool, idle=idle)
     return app
 
 

@@ -83,6 +83,12 @@ def render(ctx: ApiContext, status: Status) -> str:
         "llamadash_server_uptime_seconds", "gauge", "Seconds llama-server has been running."
     )
     lines.append(f"llamadash_server_uptime_seconds {_number(status.uptime or 0.0)}")
+    lines += _header(
+        "llamadash_instances", "gauge", "Instances of the pool in each state (GET /instances)."
+    )
+    for state in State:
+        count = sum(1 for info in status.instances if info.state == state)
+        lines.append(f'llamadash_instances{{state="{state.value}"}} {count}')
     lines += _header("llamadash_api_event_clients", "gauge", "Open GET /events streams.")
     lines.append(f"llamadash_api_event_clients {ctx.event_clients}")
     lines += _header("llamadash_api_uptime_seconds", "gauge", "Seconds the API has been up.")

@@ -53,28 +53,71 @@ TIMEOUT_PARAM: Schema = {
 }
 
 
-def _change(summary: str, body: str, *, required: bool, extra: dict[str, Schema]) -> Schema:
+SUPERSEDED = "superseded by a newer request before it ran"
+REFUSED = (
+    "; or refused with nothing stopped: admission_refused (an Error naming what holds the"
+    " memory or the instance count: pinned or busy instances), start_refused (no free port)"
+)
+ID_PARAM: Schema = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "the instance's id: the profile id it runs (see GET /instances)",
+    "schema": STRING,
+}
+
+
+def _outcomes(*, conflict: str = SUPERSEDED) -> dict[str, Schema]:
+    """The answers of a request that waits for an outcome (switch, start, stop).
+
+    ``conflict``: what a 409 means; a refusal (anything besides superseded) is an Error.
+    """
+    superseded = ref("SwitchResult")
+    conflicts = superseded if conflict == SUPERSEDED else {"anyOf": [superseded, ref("Error")]}
+    return {
+        "200": _json(
+            "ready (or stopped); nothing restarted if it already was", ref("SwitchResult")
+        ),
+        "400": _error("malformed body or query; the message names the problem"),
+        **COMMON_ERRORS,
+        "409": _json(conflict, conflicts),
+        "502": _json("the switch failed: message and log_tail", ref("SwitchResult")),
+        "503": _error("the engine cannot be reached, or the API is shutting down"),
+        "504": _error("no outcome within timeout; the switch goes on"),
+    }
+
+
+def _change(
+    summary: str,
+    body: str,
+    *,
+    required: bool,
+    extra: dict[str, Schema],
+    conflict: str = SUPERSEDED,
+    follow: str = "/status",
+) -> Schema:
     return {
         "summary": summary,
         "parameters": [TIMEOUT_PARAM],
         "requestBody": {"required": required, "content": {JSON: {"schema": ref(body)}}},
         "responses": {
-            "200": _json(
-                "ready (or stopped); nothing restarted if it already was", ref("SwitchResult")
-            ),
+            **_outcomes(conflict=conflict),
             "202": {
-                **_json("wait=false: accepted, follow /status", ref("Accepted")),
-                "headers": {"Location": {"schema": STRING, "description": "/status"}},
+                **_json(f"wait=false: accepted, follow {follow}", ref("Accepted")),
+                "headers": {"Location": {"schema": STRING, "description": follow}},
             },
-            "400": _error("malformed body or query; the message names the problem"),
             **extra,
-            **COMMON_ERRORS,
-            "409": _json("superseded by a newer request before it ran", ref("SwitchResult")),
             "413": _error("the body is too large"),
-            "502": _json("the switch failed: message and log_tail", ref("SwitchResult")),
-            "503": _error("the engine cannot be reached, or the API is shutting down"),
-            "504": _error("no outcome within timeout; the switch goes on"),
         },
+    }
+
+
+def _stop(summary: str, *, one: bool) -> Schema:
+    extra = {"404": _error("no instance runs it; running lists what does")} if one else {}
+    return {
+        "summary": summary,
+        "parameters": [ID_PARAM, TIMEOUT_PARAM] if one else [TIMEOUT_PARAM],
+        "responses": {**_outcomes(), **extra},
     }
 
 
@@ -108,14 +151,37 @@ PATHS: dict[str, dict[str, Schema]] = {
             "SwitchRequest",
             required=True,
             extra={"404": _error("unknown model; suggestions and valid ids")},
+            conflict=SUPERSEDED + REFUSED + " (max_instances > 1)",
         )
     },
     "/stop": {"post": _change("stop llama-server", "StopRequest", required=False, extra={})},
+    "/instances": {
+        "get": {
+            "summary": "every instance running, loading or failed (the foreground one first):"
+            " port, state, memory measured or estimated, /health latency, build, ttl left",
+            "responses": {
+                "200": _json("instances", ref("Instances")),
+                **COMMON_ERRORS,
+                **ENGINE_ERRORS,
+            },
+        },
+        "post": _change(
+            "start a profile alongside what runs (restart=true: restart it where it runs)"
+            " and wait for the outcome; 200 with restarted=false if it already runs",
+            "SwitchRequest",
+            required=True,
+            extra={"404": _error("unknown model; suggestions and valid ids")},
+            conflict=SUPERSEDED + REFUSED,
+            follow="/instances",
+        ),
+        "delete": _stop("stop every instance (outcomes: each one's stop)", one=False),
+    },
+    "/instances/{id}": {"delete": _stop("stop one instance", one=True)},
     "/events": {
         "get": {
             "summary": "Server-Sent Events: first 'status' (a Status; 'error', an Error, when"
-            " the engine cannot be observed), then 'state' (a SwitchEvent) for every change and"
-            " progress update; ': keepalive' every 15 s",
+            " the engine cannot be observed), then 'state' (a SwitchEvent naming its instance) for"
+            " every change and progress update of any instance; ': keepalive' every 15 s",
             "responses": {
                 "200": {
                     "description": "the event stream",

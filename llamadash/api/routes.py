@@ -5,7 +5,8 @@ Status codes of ``POST /switch`` (and ``POST /stop``):
 * 200 ready (or stopped) — including "already ready", which restarts nothing;
 * 202 ``"wait": false`` — accepted, the switch runs on; ``Location: /status``;
 * 400 malformed body or query, naming the problem; 404 unknown model, with near matches;
-* 409 superseded by a newer request before it ran;
+* 409 superseded by a newer request before it ran, or admission refused (max_instances > 1:
+  the memory or the instance count is held by pinned or busy instances; nothing was stopped);
 * 502 the switch failed (``message`` and the server's ``log_tail``);
 * 503 the engine cannot be reached, or the API is shutting down;
 * 504 no outcome within ``timeout`` seconds — the switch keeps running.
@@ -14,17 +15,25 @@ Status codes of ``POST /switch`` (and ``POST /stop``):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from msgspec import UNSET
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from llamadash import __version__
 from llamadash.api.encode import json_response
 from llamadash.api.errors import ApiError
-from llamadash.api.inputs import check_query_keys, parse_stop, parse_switch, read_body
-from llamadash.api.shapes import Accepted, Health, Model, Models, SwitchResult
+from llamadash.api.inputs import (
+    SwitchRequest,
+    check_query_keys,
+    parse_stop,
+    parse_switch,
+    read_body,
+)
+from llamadash.api.shapes import Health, Model, Models
 from llamadash.api.state import ApiContext, context
+from llamadash.core.admission import AdmissionRefused
 from llamadash.core.events import BUSY_STATES, Result, State, Status, SwitchOutcome
 from llamadash.core.instance import SwitchError
 from llamadash.core.profiles import Profile, UnknownProfileError
@@ -99,15 +108,37 @@ def _profile(p: Profile, number: str, *, current: bool, loading: bool, stale: bo
 async def switch(request: Request) -> Response:
     """``POST /switch {"model": ..., "wait": true, "restart": false, "timeout": <s>}``."""
     ctx = context(request)
+    asked = await switch_body(request)
+    profile = await resolve_model(ctx, asked)
+    job = ctx.submit(profile.id, restart=asked.restart)
+    if not asked.wait:
+        return await accepted(ctx, f"switching to {profile.id}")
+    return await answer(ctx, job, asked.timeout, profile.id)
+
+
+async def switch_body(request: Request) -> SwitchRequest:
+    """The validated ``{"model", "wait", "restart", "timeout", "exact"}`` body (and query).
+
+    Raises:
+        ApiError: 400 naming the problem, 413 for a body too large.
+    """
     check_query_keys(k for k, _ in request.query_params.multi_items())
-    asked = parse_switch(await read_body(request), request.query_params)
+    return parse_switch(await read_body(request), request.query_params)
+
+
+async def resolve_model(ctx: ApiContext, asked: SwitchRequest) -> Profile:
+    """The profile ``asked.model`` names: exactly that id with ``exact``, else the CLI's matching.
+
+    Raises:
+        ApiError: 404 unknown_model, with near matches and the valid ids.
+    """
     if ctx.switcher.config_watch is not None:
         # A stat; models.conf is read again only if it changed since the last poll, so a
         # caller that has just edited it (and resolved its id from it) is never answered
         # from the profiles of a second ago.
         await ctx.switcher.config_watch.check()
     try:
-        profile = (
+        return (
             _exact(ctx, asked.model) if asked.exact else ctx.switcher.profiles.resolve(asked.model)
         )
     except UnknownProfileError as exc:
@@ -119,10 +150,6 @@ async def switch(request: Request) -> Response:
             suggestions=list(exc.suggestions),
             valid=list(exc.valid),
         ) from None
-    job = ctx.submit(profile.id, restart=asked.restart)
-    if not asked.wait:
-        return await _accepted(ctx, f"switching to {profile.id}")
-    return await _answer(ctx, job, asked.timeout)
 
 
 def _exact(ctx: ApiContext, profile_id: str) -> Profile:
@@ -146,23 +173,32 @@ async def stop(request: Request) -> Response:
     asked = parse_stop(await read_body(request), request.query_params)
     job = ctx.submit(None)
     if not asked.wait:
-        return await _accepted(ctx, "stopping")
-    return await _answer(ctx, job, asked.timeout)
+        return await accepted(ctx, "stopping")
+    return await answer(ctx, job, asked.timeout)
 
 
-async def _accepted(ctx: ApiContext, message: str) -> Response:
+async def accepted(ctx: ApiContext, message: str, location: str = "/status") -> Response:
+    """202: ``message``, the work runs on; follow ``location`` or GET /events."""
     now = await _status(ctx)
-    return json_response(
-        Accepted(message=f"{message}; follow GET /status or GET /events", status=now),
+    return JSONResponse(
+        {"message": f"{message}; follow GET {location} or GET /events", "status": now.to_dict()},
         status_code=202,
-        headers={"Location": "/status"},
+        headers={"Location": location},
     )
 
 
-async def _answer(
-    ctx: ApiContext, job: asyncio.Task[SwitchOutcome], timeout: float | None
+async def answer(
+    ctx: ApiContext,
+    job: asyncio.Task[SwitchOutcome],
+    timeout: float | None,
+    target: str | None = None,
+    more: Callable[[], Awaitable[dict[str, Any]]] | None = None,
 ) -> Response:
-    """Wait for ``job`` (at most ``timeout`` s) and turn its outcome into a response."""
+    """Wait for ``job`` (at most ``timeout`` s) and turn its outcome into a response.
+
+    ``target``: the profile id the job heads for (None: a stop); ``more``: further fields of
+    the body, asked once the outcome is known.
+    """
     seconds = ctx.switcher.settings.switch_timeout if timeout is None else timeout
     closing = asyncio.ensure_future(ctx.closing.wait())
     try:
@@ -187,22 +223,30 @@ async def _answer(
         )
     try:
         outcome = job.result()
-    except SwitchError as exc:  # resolve() returned an id, so only a changed models.conf
+    except AdmissionRefused as exc:
+        now = await _status(ctx)
+        raise ApiError(409, "admission_refused", str(exc), status=now.to_dict()) from None
+    except SwitchError as exc:
+        if target is not None and ctx.switcher.profiles.get(target) is not None:
+            # The profile exists: the pool could not place it (no free port, its port taken).
+            raise ApiError(409, "start_refused", str(exc)) from None
+        # resolve() returned an id, so only a changed models.conf
         raise ApiError(404, "unknown_model", str(exc)) from None
     except RuntimeFailure as exc:
         raise ApiError(503, "engine_unavailable", str(exc)) from None
     now = await _status(ctx)
     code = STATUS_BY_RESULT[outcome.result]
-    failed, superseded = outcome.result == Result.FAILED, outcome.result == Result.SUPERSEDED
-    body = SwitchResult(
-        message=outcome.message,
-        outcome=outcome,
-        status=now,
-        error="switch_failed" if failed else "superseded" if superseded else UNSET,
-        log_tail=outcome.log_tail if failed else UNSET,
-        superseded_by=outcome.superseded_by if superseded else UNSET,
-    )
-    return json_response(body, status_code=code)
+    body: dict[str, Any] = {
+        "message": outcome.message,
+        "outcome": outcome.to_dict(),
+        "status": now.to_dict(),
+        **(await more() if more is not None else {}),
+    }
+    if outcome.result == Result.FAILED:
+        body.update(error="switch_failed", log_tail=list(outcome.log_tail))
+    elif outcome.result == Result.SUPERSEDED:
+        body.update(error="superseded", superseded_by=outcome.superseded_by)
+    return JSONResponse(body, status_code=code)
 
 
 async def _status(ctx: ApiContext) -> Status:

@@ -16,7 +16,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from llamadash.api.inputs import StopRequest, SwitchRequest
-from llamadash.api.shapes import Accepted, Error, Health, Models, SwitchResult
+from llamadash.api.shapes import Accepted, Error, Health, Instances, Models, SwitchResult
 from llamadash.core.events import Status, SwitchEvent, SwitchOutcome
 
 Schema = dict[str, Any]
@@ -26,6 +26,7 @@ STRING: Schema = {"type": "string"}
 OUTPUTS: tuple[type, ...] = (
     Health,
     Models,
+    Instances,
     Status,
     SwitchEvent,
     SwitchOutcome,

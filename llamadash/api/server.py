@@ -17,8 +17,10 @@ import uvicorn
 
 from llamadash.api.app import api_context, create_app
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
+from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
 from llamadash.core.net import is_loopback
+from llamadash.core.pool import Pool
 
 SHUTDOWN_GRACE = 3
 
@@ -77,7 +79,9 @@ class ApiServer:
     """The side API as an asyncio task on the current loop.
 
     Args:
-        switcher: the engine's switcher (shared, not copied).
+        switcher: the engine's foreground instance (shared, not copied).
+        pool: the engine's pool (see :func:`create_app`).
+        idle: the pool's idle watch.
         host: bind address (default: the api_host setting, 127.0.0.1).
         port: port (default: the api_port setting, 8081); 0 picks a free one.
         token: bearer token (default: the api_token setting).
@@ -91,6 +95,8 @@ class ApiServer:
         self,
         switcher: Instance,
         *,
+        pool: Pool | None = None,
+        idle: IdleWatch | None = None,
         host: str | None = None,
         port: int | None = None,
         token: str | None = None,
@@ -101,7 +107,9 @@ class ApiServer:
         self.port = settings.api_port if port is None else port
         self.token = settings.api_token if token is None else token
         check_bind(self.host, self.token)
-        self.app = create_app(switcher, token=self.token, host=self.host, keepalive=keepalive)
+        self.app = create_app(
+            switcher, pool=pool, idle=idle, token=self.token, host=self.host, keepalive=keepalive
+        )
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -190,6 +198,8 @@ class ApiServer:
 async def serve_headless(
     switcher: Instance,
     *,
+    pool: Pool | None = None,
+    idle: IdleWatch | None = None,
     host: str | None = None,
     port: int | None = None,
     token: str | None = None,
@@ -199,10 +209,12 @@ async def serve_headless(
 ) -> None:
     """``llamadash serve``: adopt what runs, serve the API until SIGINT/SIGTERM (or ``stop``).
 
-    The caller owns the switcher (takes the owner lock, closes it afterwards).
+    The caller owns the engine (takes the owner lock, closes it afterwards).
 
     Args:
-        switcher: the engine's switcher.
+        switcher: the engine's foreground instance.
+        pool: the engine's pool: it adopts every recorded instance, and the API acts on them.
+        idle: the pool's idle watch (the caller starts it).
         host: bind address (default from settings).
         port: port (default from settings).
         token: bearer token (default from settings).
@@ -215,7 +227,7 @@ async def serve_headless(
         ApiBindError: non-loopback host without a token, or the port cannot be bound.
         UnknownProfileError: ``switch_to`` matches no profile (checked before anything runs).
     """
-    server = ApiServer(switcher, host=host, port=port, token=token)
+    server = ApiServer(switcher, pool=pool, idle=idle, host=host, port=port, token=token)
     target = switcher.profiles.resolve(switch_to).id if switch_to else None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -227,7 +239,10 @@ async def serve_headless(
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
     try:
-        await switcher.adopt()
+        if pool is not None:
+            await pool.adopt()  # the foreground server and those recorded beside it
+        else:
+            await switcher.adopt()
         await server.start()
         if on_listening is not None:
             on_listening(server.url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from msgspec import UNSET, Struct, UnsetType
 
-from llamadash.core.events import State, Status, SwitchOutcome
+from llamadash.core.events import InstanceInfo, State, Status, SwitchOutcome
 
 
 class Health(Struct, frozen=True):
@@ -49,7 +49,7 @@ class Models(Struct, frozen=True):
 
 
 class SwitchResult(Struct, frozen=True):
-    """What ``POST /switch`` and ``POST /stop`` answer once the outcome is known.
+    """What ``POST /switch``, ``POST /stop`` and the /instances changes answer when done.
 
     200 ready/stopped, 409 superseded (with superseded_by), 502 failed (with error =
     switch_failed and the server's log_tail).
@@ -61,6 +61,16 @@ class SwitchResult(Struct, frozen=True):
     error: str | UnsetType = UNSET
     log_tail: tuple[str, ...] | UnsetType = UNSET
     superseded_by: str | UnsetType | None = UNSET
+    instance: InstanceInfo | UnsetType | None = UNSET
+    """``POST /instances``: the instance it started (None when it is not running)."""
+    outcomes: tuple[SwitchOutcome, ...] | UnsetType = UNSET
+    """``DELETE /instances``: each instance's stop, the foreground one first."""
+
+
+class Instances(Struct, frozen=True):
+    """``GET /instances``: every instance running, loading or failed, the foreground first."""
+
+    instances: tuple[InstanceInfo, ...]
 
 
 class Accepted(Struct, frozen=True):

@@ -1,12 +1,14 @@
 """``GET /events``: Server-Sent Events of every state change and progress update.
 
 The first event is ``status`` (a Status), or ``error`` when the engine cannot be observed;
-then one ``state`` event (a SwitchEvent) per change, and ``: keepalive`` comments.
+then one ``state`` event (a SwitchEvent) per change of any instance of the pool (each names
+its ``instance`` and whether it is the ``foreground`` one), and ``: keepalive`` comments.
 
-Each client gets its own bounded buffer fed by an Instance subscription. When a slow client lets
-the buffer fill, the oldest *progress* update is dropped (a newer one supersedes it anyway);
-state changes are only dropped if the buffer holds nothing else. The subscription is removed
-as soon as the client disconnects (watched on the ASGI receive channel, not on the next write).
+Each client gets its own bounded buffer fed by a Pool (or Instance) subscription. When a slow
+client lets the buffer fill, the oldest *progress* update is dropped (a newer one supersedes
+it anyway); state changes are only dropped if the buffer holds nothing else. The subscription
+is removed as soon as the client disconnects (watched on the ASGI receive channel, not on the
+next write).
 """
 
 from __future__ import annotations
@@ -105,7 +107,8 @@ class EventStream(Response):
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        unsubscribe = ctx.switcher.subscribe(self.buffer.put)
+        source = ctx.pool if ctx.pool is not None else ctx.switcher
+        unsubscribe = source.subscribe(self.buffer.put)
         ctx.event_clients += 1
         tasks: list[asyncio.Future[None]] = []
         try:

@@ -1,6 +1,7 @@
 """What the API keeps besides the engine: running switch jobs, SSE clients, a closing flag.
 
-It holds no copy of the engine's state: every answer is computed from the Instance.
+It holds no copy of the engine's state: every answer is computed from the pool (or, for an app
+built from one Instance alone, from it).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -15,7 +17,10 @@ from starlette.responses import JSONResponse
 
 from llamadash.api.errors import ApiError
 from llamadash.core.events import Status, SwitchOutcome
+from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
+from llamadash.core.pool import Pool
+from llamadash.core.pool_view import pool_status
 from llamadash.core.runtime.base import RuntimeFailure
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,7 @@ class ApiContext:
     """Shared by every handler of one app (``app.state.ctx``)."""
 
     switcher: Instance
+    """The foreground instance (``pool.foreground`` when there is a pool)."""
     token: str = ""
     keepalive: float = KEEPALIVE_SECONDS
     """Seconds between SSE keepalive comments."""
@@ -40,20 +46,43 @@ class ApiContext:
     """Switch/stop requests in flight; referenced here so they finish even if nobody waits."""
     event_clients: int = 0
     """Open ``GET /events`` streams."""
+    pool: Pool | None = None
+    """Every instance; None for an app over one Instance (no /instances to act on)."""
+    idle: IdleWatch | None = None
+    """The pool's idle watch (ttl left in /instances)."""
     _status_call: asyncio.Task[Status] | None = None
-    _status_body: tuple[int, float, bytes] | None = None
+    _status_body: tuple[tuple[int, ...], float, bytes] | None = None
 
     def submit(self, target: str | None, *, restart: bool = False) -> asyncio.Task[SwitchOutcome]:
-        """Hand a switch (``target`` = profile id) or stop (None) to the switcher, as a task.
+        """Switch the foreground instance to ``target`` (a profile id; None stops it), as a task.
 
-        The task keeps running when the HTTP client goes away or stops waiting.
+        Through the pool (admission when max_instances > 1) when there is one. The task keeps
+        running when the HTTP client goes away or stops waiting.
         """
-        task = asyncio.create_task(
-            self.switcher.request(target, restart=restart), name=f"llamadash-api-{target}"
-        )
+        if self.pool is not None:
+            return self.run(self.pool.switch(target, restart=restart), f"switch-{target}")
+        return self.run(self.switcher.request(target, restart=restart), f"switch-{target}")
+
+    def run(self, work: Awaitable[SwitchOutcome], name: str) -> asyncio.Task[SwitchOutcome]:
+        """Run ``work`` (a pool or instance request) as a task that outlives its HTTP client."""
+
+        async def job() -> SwitchOutcome:
+            return await work
+
+        task = asyncio.create_task(job(), name=f"llamadash-api-{name}")
         self.jobs.add(task)
         task.add_done_callback(self._job_done)
         return task
+
+    def need_pool(self) -> Pool:
+        """The pool, for the /instances routes.
+
+        Raises:
+            ApiError: 503 when this app was built over one Instance without its pool.
+        """
+        if self.pool is None:
+            raise ApiError(503, "no_pool", "this API was started without the instance pool")
+        return self.pool
 
     def _job_done(self, task: asyncio.Task[SwitchOutcome]) -> None:
         self.jobs.discard(task)
@@ -70,7 +99,10 @@ class ApiContext:
         """
         call = self._status_call
         if call is None or call.done():
-            call = asyncio.ensure_future(self.switcher.status())
+            look = (
+                self.switcher.status() if self.pool is None else pool_status(self.pool, self.idle)
+            )
+            call = asyncio.ensure_future(look)
             self._status_call = call
         try:
             return await asyncio.shield(call)
@@ -83,7 +115,7 @@ class ApiContext:
         Raises:
             ApiError: 503 when the runtime cannot be observed.
         """
-        revision, now = self.switcher.revision, time.monotonic()
+        revision, now = self.revision, time.monotonic()
         cached = self._status_body
         if cached is not None and cached[0] == revision and now - cached[1] < STATUS_BODY_SECONDS:
             return cached[2]
@@ -91,6 +123,13 @@ class ApiContext:
         body = render_json((await self.status()).to_dict())
         self._status_body = (revision, now, body)
         return body
+
+    @property
+    def revision(self) -> tuple[int, ...]:
+        """Changes when anything a Status shows may have changed (any instance, the list)."""
+        if self.pool is None:
+            return (self.switcher.revision,)
+        return (self.pool.revision, *(i.revision for i in self.pool.instances()))
 
     @property
     def uptime(self) -> float:

@@ -19,9 +19,12 @@ VERBS: dict[str | None, str] = {
     "serve": "serving:serve",
     "models": "query:models",
     "status": "query:status",
-    "logs": "query:logs",
+    "logs": "logs:logs",
     "switch": "switching:switch",
     "stop": "switching:stop",
+    "ps": "instances:ps",
+    "start": "instances:start",
+    "restart": "instances:restart",
     "doctor": "doctor:doctor",
     "demo-model": "doctor:demo_model",
     "menu": "menu:menu",
@@ -53,6 +56,7 @@ def dispatch(args: argparse.Namespace) -> int:
 def exit_code_for(exc: Exception) -> int | None:
     """The exit code of a known error; None for a bug (which keeps its traceback)."""
     # Imported only on an error, so a forwarded verb does not load the runtime layer.
+    from llamadash.core.admission import AdmissionRefused
     from llamadash.core.inifile import ConfigError
     from llamadash.core.profiles import UnknownProfileError
     from llamadash.core.runtime.base import EngineUnavailableError, RuntimeFailure
@@ -62,6 +66,6 @@ def exit_code_for(exc: Exception) -> int | None:
         return EXIT_USAGE
     if isinstance(exc, EngineUnavailableError | OwnerConflictError):
         return EXIT_UNAVAILABLE
-    if isinstance(exc, RuntimeFailure):
+    if isinstance(exc, RuntimeFailure | AdmissionRefused):
         return EXIT_FAILED
     return None

@@ -39,7 +39,7 @@ async def _run(engine: Engine, target: str | None, restart: bool, quiet: bool) -
         # Subscribed after adopting: "ready: … (adopted a running server)" is what was
         # found, not what this command does (`llamadash stop` printed it before stopping).
         if not quiet:
-            switcher.subscribe(_ProgressPrinter())
+            switcher.subscribe(ProgressPrinter())
         try:
             return await switcher.request(target, restart=restart)
         except SwitchError as exc:
@@ -48,13 +48,19 @@ async def _run(engine: Engine, target: str | None, restart: bool, quiet: bool) -
         await switcher.aclose()
 
 
-class _ProgressPrinter:
-    """Prints state changes (and load stages, once each) to stderr."""
+class ProgressPrinter:
+    """Prints state changes (and load stages, once each) to stderr.
 
-    def __init__(self) -> None:
-        self.last = ""
+    ``named``: each line starts with the instance it is about (the pool's verbs: an eviction
+    or a second instance shows whose change it is).
+    """
+
+    def __init__(self, *, named: bool = False) -> None:
+        self.named = named
+        self.last: dict[str | None, str] = {}
 
     def __call__(self, event: SwitchEvent) -> None:
+        """Print ``event`` unless it says what the last line of its instance said."""
         text = {
             State.STOPPING: "stopping…",
             State.STARTING: f"starting {event.profile_name}…"
@@ -65,9 +71,11 @@ class _ProgressPrinter:
             State.FAILED: f"failed: {event.error}",
             State.IDLE: "stopped",
         }[event.state]
-        if text != self.last:
-            self.last = text
-            print(text, file=sys.stderr, flush=True)
+        key = event.instance if self.named else None
+        if text != self.last.get(key):
+            self.last[key] = text
+            shown = f"{event.instance}: {text}" if self.named and event.instance else text
+            print(shown, file=sys.stderr, flush=True)
 
 
 def dry_run(engine: Engine, profile_id: str, as_json: bool) -> int:

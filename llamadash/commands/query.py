@@ -1,11 +1,10 @@
-"""Read-only verbs: models, status, logs. They work while another llamadash owns the server."""
+"""Read-only verbs: models, status. They work while another llamadash owns the server."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llamadash.commands.common import emit_json, engine_from
@@ -127,11 +126,14 @@ def _show_status(data: dict[str, Any], as_json: bool) -> None:
 def _local_status(engine: Engine) -> dict[str, Any]:
     import asyncio
 
+    from llamadash.core.pool_view import pool_status
+
     async def adopt() -> dict[str, Any]:
         try:
-            return (await engine.switcher.adopt(watch=False)).to_dict()
+            await engine.pool.adopt(watch=False)  # those beside it too: "N other instances"
+            return (await pool_status(engine.pool)).to_dict()
         finally:
-            await engine.switcher.aclose()
+            await engine.pool.aclose()
 
     return asyncio.run(adopt())
 
@@ -160,48 +162,16 @@ def describe(data: dict[str, object]) -> str:
         lines.append(f"note:      {data['warning']}")
     if data.get("config_error"):
         lines.append(f"config:    {data['config_error']}")
+    listed = data.get("instances")
+    rows = listed if isinstance(listed, list) else []
+    others = [i for i in rows if isinstance(i, dict) and not i.get("foreground")]
+    if others:
+        shown = ", ".join(f"{i.get('id')} ({i.get('state')}, :{i.get('port')})" for i in others)
+        count = f"{len(others)} other instance" + ("s" if len(others) > 1 else "")
+        lines.append(f"others:    {count}: {shown}  (llamadash ps)")
     changed = data.get("settings_changed")
     if isinstance(changed, list) and changed:
         from llamadash.core.reload import settings_note  # only here: it imports asyncio
 
         lines.append(f"config:    {settings_note(str(name) for name in changed)}")
     return "\n".join(lines)
-
-
-def logs(args: argparse.Namespace) -> int:
-    """Print the server log (the file every llamadash writes), optionally following it."""
-    engine = engine_from(args, lenient=True)
-    path = engine.log_path
-    lines = _file_tail(path, args.lines)
-    if not lines:
-        obs = engine.runtime.observe()
-        lines = engine.runtime.log_tail(obs.ident, args.lines) if obs.ident else []
-    for line in lines:
-        print(line)
-    if args.follow:
-        _follow_file(path)
-    return 0
-
-
-def _file_tail(path: Path, count: int) -> list[str]:
-    try:
-        data = path.read_bytes()[-count * 400 :]
-    except FileNotFoundError:
-        return []
-    return data.decode("utf-8", "replace").splitlines()[-count:]
-
-
-def _follow_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(exist_ok=True)
-    with path.open("rb") as handle:
-        handle.seek(0, 2)
-        while True:
-            chunk = handle.readline()
-            if chunk:
-                print(chunk.decode("utf-8", "replace").rstrip("\n"), flush=True)
-            else:
-                if path.exists() and path.stat().st_size < handle.tell():  # rotated
-                    handle.close()
-                    return _follow_file(path)
-                time.sleep(0.2)

@@ -23,7 +23,7 @@ def dashboard(args: argparse.Namespace) -> int:
     api = None
     if not args.no_api:
         try:
-            api = ApiServer(engine.switcher)
+            api = ApiServer(engine.switcher, pool=engine.pool, idle=engine.idle)
         except ApiBindError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -70,16 +70,22 @@ async def _serve(engine: Engine, switch_to: str | None) -> int:
         )
 
     engine.watch.start()  # models.conf edits apply while it serves
+    engine.idle.start()  # activity, ttl and eviction order of every instance
     try:
         await serve_headless(
-            engine.switcher, switch_to=switch_to, on_listening=_then_settle(listening)
+            engine.switcher,
+            pool=engine.pool,
+            idle=engine.idle,
+            switch_to=switch_to,
+            on_listening=_then_settle(listening),
         )
     except ApiBindError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
+        await engine.idle.aclose()
         await engine.watch.aclose()
-        await engine.switcher.aclose()
+        await engine.pool.aclose()  # every server keeps running
     return 0
 
 

@@ -43,7 +43,15 @@ def switch(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
-    """Stop llama-server (a broken models.conf does not stand in the way)."""
+    """Stop llama-server (a broken models.conf does not stand in the way).
+
+    No argument: the foreground instance, as before the pool; ``<profile>`` or ``all``: the
+    instance running it, or every instance (:mod:`llamadash.commands.instances`).
+    """
+    if args.profile is not None:
+        from llamadash.commands.instances import stop_instances
+
+        return stop_instances(args, args.profile)
     _profiles, settings, _error = read_config_lenient(args)
     return _change(args, settings, None, restart=False)
 

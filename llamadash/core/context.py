@@ -109,9 +109,7 @@ def build_engine(
 
     def spawn(profile_id: str, port: int) -> Instance:
         """An instance beside the foreground one: its own port, project, state and log."""
-        own = replace(
-            settings, port=port, project_name=f"{settings.project_name}-{slug(profile_id)}"
-        )
+        own = beside_settings(settings, profile_id, port)
         beside = Instance(
             switcher.profiles, own, _runtime_like(runtime, own), LogHub(log_path(own)), history
         )
@@ -125,6 +123,15 @@ def build_engine(
     return Engine(
         settings, runtime, switcher, lock, watch, pool, IdleWatch(pool), CrashRestarts(pool)
     )
+
+
+def beside_settings(settings: Settings, profile_id: str, port: int) -> Settings:
+    """The settings of the instance running ``profile_id`` beside the foreground one.
+
+    Its port, and its own project ``<project>-<slug>``: so its own env file, state dir entries
+    and log (``log_path`` of these settings).
+    """
+    return replace(settings, port=port, project_name=f"{settings.project_name}-{slug(profile_id)}")
 
 
 def slug(profile_id: str) -> str:

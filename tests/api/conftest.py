@@ -20,13 +20,15 @@ ApiFactory = Callable[..., Awaitable[ApiServer]]
 
 @pytest.fixture
 async def make_api(engine_c: Engine) -> AsyncIterator[ApiFactory]:  # noqa: F811
-    """Start ApiServers over ``engine_c``'s switcher (port 0: the OS picks a free one)."""
+    """Start ApiServers over ``engine_c``'s pool (port 0: the OS picks a free one)."""
     servers: list[ApiServer] = []
-    await engine_c.switcher.adopt()
+    await engine_c.pool.adopt()
 
     async def make(**kwargs: Any) -> ApiServer:
         kwargs.setdefault("host", "127.0.0.1")
         kwargs.setdefault("port", 0)
+        kwargs.setdefault("pool", engine_c.pool)
+        kwargs.setdefault("idle", engine_c.idle)
         server = ApiServer(engine_c.switcher, **kwargs)
         await server.start()
         servers.append(server)

@@ -35,7 +35,7 @@ async def test_a_lone_surrogate_is_a_400_on_every_json_route(
     client: httpx.AsyncClient, engine_c: Engine, body: bytes
 ) -> None:
     routes = json_routes()
-    assert set(routes) == {"/switch", "/stop"}
+    assert set(routes) == {"/switch", "/stop", "/instances"}
     for path in routes:
         reply = await client.post(path, content=body)
         message = refused(reply, 400, "bad_request")

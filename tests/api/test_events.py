@@ -92,7 +92,7 @@ async def test_keepalive_comments(client: httpx.AsyncClient) -> None:
 async def test_the_subscriber_is_removed_when_the_client_disconnects(
     api: ApiServer, client: httpx.AsyncClient, engine_c: Engine
 ) -> None:
-    listeners = engine_c.switcher._listeners  # private: the only way to see the subscription
+    listeners = engine_c.pool._listeners  # private: the only way to see the subscription
     baseline = len(listeners)
     streams = [httpx.AsyncClient(base_url=api.url, timeout=30) for _ in range(3)]
     responses = []

@@ -41,6 +41,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 STREAMING = {"/events"}  # an endless response; covered by test_events.py
+SWITCH_BODIES = {"/switch", "/instances"}  # the paths whose body is a SwitchRequest
 
 
 def open_document() -> dict[str, Any]:
@@ -77,8 +78,8 @@ def sent_is_valid(path: str, sent: requests.PreparedRequest) -> bool:
         except (ValueError, RecursionError):
             return False
     else:
-        body = None if path == "/switch" else {}
-    name = "SwitchRequest" if path == "/switch" else "StopRequest"
+        body = None if path in SWITCH_BODIES else {}
+    name = "SwitchRequest" if path in SWITCH_BODIES else "StopRequest"
     schema = document()["components"]["schemas"][name]
     return bool(jsonschema_rs.validator_for(schema).is_valid(body)) and not _non_finite(body)
 
@@ -138,6 +139,7 @@ async def test_malformed_input_never_reaches_the_engine_nor_fails_the_server(
     assert not any(key.endswith(("500", "502", "503", "504")) for key in seen), seen
     assert any(key.startswith("POST /switch 400") for key in seen), seen
     assert any(key.startswith("POST /stop 400") for key in seen), seen
+    assert any(key.startswith("POST /instances 400") for key in seen), seen
     # Nothing malformed started a switch.
     assert engine_c.switcher.stats.switches == 0 and engine_c.switcher.stats.failures == 0
 
@@ -145,11 +147,18 @@ async def test_malformed_input_never_reaches_the_engine_nor_fails_the_server(
 async def test_valid_reads_and_stops_conform_to_the_document(make_api: Any) -> None:
     api: ApiServer = await make_api(token="")
     seen = await asyncio.to_thread(
-        run_fuzz, api.url, GenerationMode.POSITIVE, lambda op: op.path != "/switch", 25
-    )
+        run_fuzz,
+        api.url,
+        GenerationMode.POSITIVE,
+        lambda op: op.method != "post" or op.path not in SWITCH_BODIES,
+        25,
+    )  # (a valid switch or start loads a model: test_routes.py and test_instances.py)
     assert not any(key.endswith("500") for key in seen), seen
     assert any(key.startswith("GET /status 200") for key in seen), seen
     assert any(key.startswith("POST /stop 200") for key in seen), seen
+    assert any(key.startswith("GET /instances 200") for key in seen), seen
+    assert any(key.startswith("DELETE /instances 200") for key in seen), seen
+    assert any(key.startswith("DELETE /instances/{id} 404") for key in seen), seen
 
 
 async def test_unknown_model_names_are_404s_never_5xx(make_api: Any, engine_c: Engine) -> None:

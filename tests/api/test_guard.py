@@ -20,7 +20,7 @@ pytestmark = pytest.mark.engine
 
 EVIL = "http://evil.example"
 TOKEN = "t0p-s3cret"
-READS = ("/healthz", "/models", "/status", "/metrics", "/openapi.json", "/events")
+READS = ("/healthz", "/models", "/status", "/metrics", "/openapi.json", "/events", "/instances")
 
 
 def running(engine: Any, project: str) -> list[Any]:
@@ -88,6 +88,28 @@ async def test_cross_site_switches_are_refused_before_anything_runs(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert reply.status_code == 404 and reply.json()["error"] == "unknown_model"
+
+
+async def test_cross_site_starts_and_deletes_of_instances_are_refused(
+    api: ApiServer, client: httpx.AsyncClient, engine: Any, engine_c: Engine
+) -> None:
+    assert (await client.post("/switch", json={"model": "tiny"})).status_code == 200
+    switches = engine_c.switcher.stats.switches
+    body = b'{"model": "gemma", "wait": false}'
+    for headers, sent, code in browser_attempts(api):
+        text = {"Content-Type": "text/plain", **headers}
+        refused(await client.post("/instances", headers=text, content=body), 403, code)
+        for path in ("/instances/tiny", "/instances"):
+            reply = await client.request("DELETE", path, headers=headers, content=sent)
+            refused(reply, 403, code)
+    listed = (await client.get("/instances")).json()["instances"]
+    assert [(i["id"], i["state"]) for i in listed] == [("tiny", "ready")]
+    assert engine_c.switcher.stats.switches == switches and not engine_c.switcher.busy
+    assert len(running(engine, engine_c.settings.project_name)) == 1
+    # Without browser headers (curl, scripts) the same DELETE stops it.
+    reply = await client.delete("/instances/tiny")
+    assert reply.status_code == 200 and reply.json()["outcome"]["result"] == "stopped"
+    assert running(engine, engine_c.settings.project_name) == []
 
 
 @pytest.mark.parametrize(
