@@ -74,6 +74,33 @@ def run_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, 1000 * (children_cpu() - cpu)
 
 
+def time_rounds(
+    commands: dict[str, list[str]], env: dict[str, str], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU ms of each command per round, interleaved (after one warm-up run each)."""
+    for argv in commands.values():  # warm the page cache and .pyc files
+        run_ms(argv, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            wall, used = run_ms(argv, env)
+            times[name].append(wall)
+            cpu[name].append(used)
+    return times, cpu
+
+
+def print_table(times: dict[str, list[float]], cpu: dict[str, list[float]]) -> float:
+    """Median, slowest, ratio to ``python -c pass`` and CPU per command; the baseline median."""
+    base = statistics.median(times["python -c pass"])
+    print(f"{'command':<28}{'median':>9}{'slowest':>9}{'x pass':>8}{'cpu ms':>9}")
+    for name, values in times.items():
+        median = statistics.median(values)
+        used = statistics.median(cpu[name])
+        print(f"{name:<28}{median:>9.1f}{max(values):>9.1f}{median / base:>8.2f}{used:>9.1f}")
+    return base
+
+
 def wait_listening(port: int, serve: subprocess.Popen[bytes]) -> None:
     from llamadash.core.http1 import LoopbackHttpError, request
 
@@ -112,25 +139,12 @@ def main() -> int:
         )
         try:
             wait_listening(api_port, serve)
-            for argv in commands.values():  # warm the page cache and .pyc files
-                run_ms(argv, env)
-            times: dict[str, list[float]] = {name: [] for name in commands}
-            cpu: dict[str, list[float]] = {name: [] for name in commands}
-            for _ in range(args.rounds):
-                for name, argv in commands.items():
-                    wall, used = run_ms(argv, env)
-                    times[name].append(wall)
-                    cpu[name].append(used)
+            times, cpu = time_rounds(commands, env, args.rounds)
         finally:
             serve.terminate()
             serve.wait(30)
-    base = statistics.median(times["python -c pass"])
     print(f"wall ms per run, {args.rounds} rounds interleaved, forwarded to a running owner")
-    print(f"{'command':<28}{'median':>9}{'slowest':>9}{'x pass':>8}{'cpu ms':>9}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        used = statistics.median(cpu[name])
-        print(f"{name:<28}{median:>9.1f}{max(values):>9.1f}{median / base:>8.2f}{used:>9.1f}")
+    base = print_table(times, cpu)
     status = statistics.median(times["llamadash status --json"])
     verdict = "ok" if status <= TARGET_MS else "OVER"
     print(

@@ -22,7 +22,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_cli import LLAMADASH, TARGET_MS, free_port, run_ms, user_env, wait_listening
+from bench_cli import (
+    LLAMADASH,
+    TARGET_MS,
+    free_port,
+    print_table,
+    time_rounds,
+    user_env,
+    wait_listening,
+)
 
 CONF = """\
 [llamadash]
@@ -93,26 +101,13 @@ def main() -> int:
             rows = shown.get("instances", shown) if isinstance(shown, dict) else shown
             if len(rows) != args.instances:
                 raise SystemExit(f"ps shows {len(rows)} instances, not {args.instances}")
-            for argv in commands.values():  # warm the page cache and .pyc files
-                run_ms(argv, env)
-            times: dict[str, list[float]] = {name: [] for name in commands}
-            cpu: dict[str, list[float]] = {name: [] for name in commands}
-            for _ in range(args.rounds):
-                for name, argv in commands.items():
-                    wall, used = run_ms(argv, env)
-                    times[name].append(wall)
-                    cpu[name].append(used)
+            times, cpu = time_rounds(commands, env, args.rounds)
         finally:
             subprocess.run([*cli, "stop", "all"], env=env, capture_output=True, check=False)
             serve.terminate()
             serve.wait(30)
-    base = statistics.median(times["python -c pass"])
     print(f"wall ms per run, {args.rounds} rounds interleaved, {args.instances} instances running")
-    print(f"{'command':<28}{'median':>9}{'slowest':>9}{'x pass':>8}{'cpu ms':>9}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        used = statistics.median(cpu[name])
-        print(f"{name:<28}{median:>9.1f}{max(values):>9.1f}{median / base:>8.2f}{used:>9.1f}")
+    print_table(times, cpu)
     ps = statistics.median(times["llamadash ps --json"])
     verdict = "ok" if ps <= TARGET_MS else "OVER"
     print(f"ps --json: {ps:.1f} ms median (target <= {TARGET_MS:.0f} ms: {verdict})")
