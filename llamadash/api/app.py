@@ -16,7 +16,9 @@ from llamadash.api.errors import (
     internal_error_handler,
 )
 from llamadash.api.guard import BrowserGuard
+from llamadash.api.proxy_routes import proxy_routes
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
+from llamadash.core.demand import DemandRouter
 from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
 from llamadash.core.pool import Pool
@@ -42,6 +44,7 @@ def create_app(
     *,
     pool: Pool | None = None,
     idle: IdleWatch | None = None,
+    router: DemandRouter | None = None,
     token: str = "",
     host: str = "127.0.0.1",
     keepalive: float = KEEPALIVE_SECONDS,
@@ -54,12 +57,14 @@ def create_app(
             then admits, /status lists every instance and /instances acts on them. Without
             it the API drives ``switcher`` alone and /instances answers 503.
         idle: the pool's idle watch (``engine.idle``), for the ttl left.
+        router: the pool's on-demand router (``engine.router``) for /v1/*; made here when
+            there is a pool and none is given.
         token: when set, every route but /healthz needs ``Authorization: Bearer <token>``.
         host: the bind address; it decides which Host names are answered (guard.py).
         keepalive: seconds between keepalive comments on ``GET /events``.
     """
     app = Starlette(
-        routes=list(ROUTES),
+        routes=[*ROUTES, *proxy_routes()],
         # The guard comes first: a rebound or cross-site request learns nothing, not even 401.
         middleware=[
             Middleware(BrowserGuard, bind_host=host, token=bool(token)),
@@ -73,7 +78,11 @@ def create_app(
     )
     if pool is not None and pool.foreground is not switcher:
         raise ValueError("the pool's foreground instance is not the switcher given")
-    app.state.ctx = ApiContext(switcher, token=token, keepalive=keepalive, pool=pool, idle=idle)
+    if router is None and pool is not None:
+        router = DemandRouter(pool)
+    app.state.ctx = ApiContext(
+        switcher, token=token, keepalive=keepalive, pool=pool, idle=idle, router=router
+    )
     return app
 
 

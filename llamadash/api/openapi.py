@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from llamadash import __version__
 from llamadash.api.inputs import Timeout
+from llamadash.api.proxy_routes import proxy_paths
 from llamadash.api.schemas import STRING, Schema, derived, ref, schema_of
 
 JSON = "application/json"
@@ -226,7 +227,7 @@ def document() -> dict[str, Any]:
                 " of another origin sends, browser bodies other than JSON, and Host names other"
                 " than 127.0.0.1, localhost and [::1] are refused.",
             },
-            "paths": PATHS,
+            "paths": {**PATHS, **proxy_paths(COMMON_ERRORS)},
             "components": {
                 "schemas": derived(),
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -16,7 +16,16 @@ import msgspec
 import msgspec.inspect as mi
 
 from llamadash.api.inputs import StopRequest, SwitchRequest
-from llamadash.api.shapes import Accepted, Error, Health, Instances, Models, SwitchResult
+from llamadash.api.shapes import (
+    Accepted,
+    Error,
+    Health,
+    Instances,
+    ModelList,
+    Models,
+    ProxyError,
+    SwitchResult,
+)
 from llamadash.core.events import Status, SwitchEvent, SwitchOutcome
 
 Schema = dict[str, Any]
@@ -33,6 +42,8 @@ OUTPUTS: tuple[type, ...] = (
     SwitchResult,
     Accepted,
     Error,
+    ModelList,
+    ProxyError,
 )
 """What the API sends (with every shape they hold, e.g. Progress, Model, State)."""
 INPUTS: tuple[type, ...] = (SwitchRequest, StopRequest)

@@ -89,3 +89,38 @@ class Error(Struct, frozen=True):
 
     error: str
     message: str
+
+
+class ModelCard(Struct, frozen=True):
+    """One profile as OpenAI's ``GET /v1/models`` lists a model, plus its state."""
+
+    id: str
+    object: str
+    created: int
+    owned_by: str
+    name: str
+    state: str
+    """``loaded`` (ready), ``loading`` (starting or loading), ``unloaded``."""
+
+
+class ModelList(Struct, frozen=True):
+    """``GET /v1/models``: every profile in OpenAI's list shape."""
+
+    object: str
+    data: tuple[ModelCard, ...]
+
+
+class ProxyErrorDetail(Struct, frozen=True):
+    """What went wrong with a /v1/* request (OpenAI's error object)."""
+
+    message: str
+    type: str
+    code: str
+    param: str | UnsetType = UNSET
+    log_tail: tuple[str, ...] | UnsetType = UNSET
+
+
+class ProxyError(Struct, frozen=True):
+    """Every /v1/* error llamadash itself answers (the server's own pass through as they are)."""
+
+    error: ProxyErrorDetail

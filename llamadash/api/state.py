@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from llamadash.api.errors import ApiError
+from llamadash.api.upstream import UpstreamPool
+from llamadash.core.demand import DemandRefused, DemandRouter
+from llamadash.core.demand_stats import DemandStats
 from llamadash.core.events import Status, SwitchOutcome
 from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
@@ -50,6 +54,14 @@ class ApiContext:
     """Every instance; None for an app over one Instance (no /instances to act on)."""
     idle: IdleWatch | None = None
     """The pool's idle watch (ttl left in /instances)."""
+    router: DemandRouter | None = None
+    """Requests naming a model (/v1/*): queues, swaps on demand (None: no pool)."""
+    upstream: UpstreamPool = field(default_factory=UpstreamPool)
+    """Keep-alive connections the proxy forwards on."""
+    upstream_hooked: weakref.WeakSet[Instance] = field(default_factory=weakref.WeakSet)
+    """Instances that drop ``upstream``'s idle connections before they stop."""
+    traffic: DemandStats = field(default_factory=DemandStats)
+    """What /v1/* served per profile (/metrics, the dashboard's server pane)."""
     _status_call: asyncio.Task[Status] | None = None
     _status_body: tuple[tuple[int, ...], float, bytes] | None = None
 
@@ -83,6 +95,16 @@ class ApiContext:
         if self.pool is None:
             raise ApiError(503, "no_pool", "this API was started without the instance pool")
         return self.pool
+
+    def need_router(self) -> DemandRouter:
+        """The on-demand router, for the /v1/* routes.
+
+        Raises:
+            DemandRefused: 503 when this app was built over one Instance without its pool.
+        """
+        if self.router is None:
+            raise DemandRefused(503, "no_pool", "this API was started without the instance pool")
+        return self.router
 
     def _job_done(self, task: asyncio.Task[SwitchOutcome]) -> None:
         self.jobs.discard(task)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+from typing import TYPE_CHECKING
 
 from llamadash.core.loopback import LoopbackHttp, LoopbackHttpError
+
+if TYPE_CHECKING:
+    from llamadash.core.profiles import Profile
+    from llamadash.core.settings import Settings
 
 
 def is_loopback(host: str) -> bool:
@@ -89,3 +94,26 @@ async def slot_activity(
         decoded = tokens[0].get("n_decoded", 0) if isinstance(tokens, list) and tokens else 0
         marks.append((int(slot.get("id", 0)), int(slot.get("id_task", -1)), int(decoded or 0)))
     return busy, tuple(marks)
+
+
+def pick_port(profile: Profile, taken: set[int], settings: Settings) -> int:
+    """The port for a new instance: the profile's own, else a free one of ``port_range``.
+
+    Ports in ``taken`` (held by other instances) are skipped.
+
+    Raises:
+        SwitchError: the profile's port is in use, or the range has no free port left.
+    """
+    from llamadash.core.engine_state import SwitchError
+
+    if profile.port is not None:
+        if profile.port in taken or not port_free(profile.port):
+            raise SwitchError(
+                f"port {profile.port} (profile [{profile.id}] port) is in use;"
+                " free it or change the profile's port"
+            )
+        return profile.port
+    for port in settings.ports:
+        if port not in taken and port_free(port):
+            return port
+    raise SwitchError(f"no free port in port_range {settings.port_range}; widen it in models.conf")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -19,7 +21,7 @@ from llamadash.core.admission import AdmissionRefused, Holder, Need, plan_admiss
 from llamadash.core.engine_state import EventListener, SwitchError
 from llamadash.core.events import BUSY_STATES, Result, State, SwitchEvent, SwitchOutcome
 from llamadash.core.instance import Instance
-from llamadash.core.net import port_free, server_busy
+from llamadash.core.net import pick_port, server_busy
 from llamadash.core.profiles import Profile, ProfileSet
 from llamadash.core.settings import Settings
 from llamadash.core.statefile import PoolRecord
@@ -67,6 +69,10 @@ class Pool:
         self._listeners: list[EventListener] = []
         self.revision = 0
         """Bumped when an instance is added or removed (readers of the list compare it)."""
+        self.in_flight: Counter[str] = Counter()
+        """Requests forwarded to each profile's server now (core/demand.py): never evicted."""
+        self.chosen: tuple[str | None, float] | None = None
+        """The profile a person last switched to, and when (monotonic): requests defer to it."""
         foreground.subscribe(self._relay)
 
     @property
@@ -103,9 +109,17 @@ class Pool:
                 log.exception("pool event listener failed")
 
     # --- the requests ---------------------------------------------------------------------
-    async def switch(self, target: str | None, *, restart: bool = False) -> SwitchOutcome:
-        """Replace the foreground instance's server with ``target`` (None stops it)."""
+    async def switch(
+        self, target: str | None, *, restart: bool = False, by_request: bool = False
+    ) -> SwitchOutcome:
+        """Replace the foreground instance's server with ``target`` (None stops it).
+
+        ``by_request``: a /v1/* request asked for it (core/demand.py), not a person; a
+        person's switch is remembered in :attr:`chosen` so requests do not undo it at once.
+        """
         fg = self.foreground
+        if not by_request:
+            self.chosen = (target, time.monotonic())
         if target is None or (self.settings.max_instances == 1 and not self._alongside):
             return await fg.request(target, restart=restart)
         profile = self._profile(target)
@@ -120,8 +134,10 @@ class Pool:
             await self.memory.measure(fg)
         return outcome
 
-    async def start(self, target: str) -> SwitchOutcome:
+    async def start(self, target: str, *, keep: frozenset[str] = frozenset()) -> SwitchOutcome:
         """Run ``target`` alongside what runs (into the foreground instance when it is idle).
+
+        ``keep``: profiles admission must not evict for it (a person's recent choice).
 
         Raises:
             SwitchError: no such profile.
@@ -134,7 +150,7 @@ class Pool:
             if (existing := self.find(target)) is not None:
                 instance = existing
             else:
-                instance = await self._place(profile)
+                instance = await self._place(profile, keep)
                 self._starting[target] = instance
         try:
             outcome = await instance.request(target)
@@ -144,10 +160,10 @@ class Pool:
             await self.memory.measure(instance)
         return outcome
 
-    async def _place(self, profile: Profile) -> Instance:
+    async def _place(self, profile: Profile, keep: frozenset[str]) -> Instance:
         """Admit ``profile``: evict what the plan says, then pick or make its instance."""
         fg = self.foreground
-        await self._admit(fg, profile, replacing=None)
+        await self._admit(fg, profile, replacing=None, keep=keep)
         if fg.profile_id is None and not fg.busy:  # idle, or evicted just now
             return fg
         instance = self._spawn(profile.id, self._port_for(profile))
@@ -155,10 +171,14 @@ class Pool:
         return instance
 
     async def _admit(
-        self, instance: Instance, profile: Profile, replacing: str | None
+        self,
+        instance: Instance,
+        profile: Profile,
+        replacing: str | None,
+        keep: frozenset[str] = frozenset(),
     ) -> tuple[str, ...]:
         """Plan the start of ``profile`` and stop what the plan evicts; returns their ids."""
-        holders = await self.holders()
+        holders = await self.holders(keep)
         need_bytes, measured = await self.memory.need(instance, profile)
         budget, kind = self.memory.budget(holders)
         plan = plan_admission(
@@ -173,8 +193,8 @@ class Pool:
             await self.stop(victim, reason=f"stopped to make room for {profile.id}")
         return plan.evict
 
-    async def holders(self) -> list[Holder]:
-        """Every instance running or loading, as admission sees it."""
+    async def holders(self, keep: frozenset[str] = frozenset()) -> list[Holder]:
+        """Every instance running or loading, as admission sees it (``keep``: as if pinned)."""
         holders = []
         for instance in self.instances():
             profile_id = instance.profile_id
@@ -183,6 +203,7 @@ class Pool:
             profile = self.profiles.get(profile_id)
             memory, measured = self.memory.held(instance)
             busy = instance.busy or instance.last_event.state in BUSY_STATES
+            busy = busy or self.in_flight[profile_id] > 0
             if not busy and instance.running:
                 busy = await server_busy(instance._http) is True
             holders.append(
@@ -190,7 +211,7 @@ class Pool:
                     profile_id,
                     memory,
                     measured,
-                    pinned=bool(profile and profile.pin),
+                    pinned=bool(profile and profile.pin) or profile_id in keep,
                     busy=busy,
                     last_used=instance.last_used,
                     foreground=instance is self.foreground,
@@ -241,20 +262,7 @@ class Pool:
 
     def _port_for(self, profile: Profile) -> int:
         """The profile's own ``port``, else the first free one of ``port_range``."""
-        taken = {i.settings.port for i in self.instances()}
-        if profile.port is not None:
-            if profile.port in taken or not port_free(profile.port):
-                raise SwitchError(
-                    f"port {profile.port} (profile [{profile.id}] port) is in use;"
-                    " free it or change the profile's port"
-                )
-            return profile.port
-        for port in self.settings.ports:
-            if port not in taken and port_free(port):
-                return port
-        raise SwitchError(
-            f"no free port in port_range {self.settings.port_range}; widen it in models.conf"
-        )
+        return pick_port(profile, {i.settings.port for i in self.instances()}, self.settings)
 
     def _profile(self, target: str) -> Profile:
         profile = self.profiles.get(target)

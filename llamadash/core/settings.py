@@ -65,6 +65,20 @@ class Settings:
     """Disk the saved prompt caches may take (least recently used removed first)."""
     max_restarts: int = 0
     """Restarts of an instance that crashed (with backoff) before it is left failed."""
+    on_demand: bool = True
+    """Requests to /v1/* may start or swap the model they name (core/demand.py)."""
+    queue_limit: int = 64
+    """Requests that may wait per model while it loads; past it they get 429."""
+    max_wait: float = 60.0
+    """Seconds a request waits for another model's requests to finish before a swap (then 503)."""
+    preempt: bool = False
+    """After ``max_wait``, swap anyway, cutting the requests still in flight."""
+    manual_hold: float = 300.0
+    """Seconds after a person's switch (m, CLI, /switch) during which requests cannot undo it."""
+    batch_window: float = 1.0
+    """Seconds newly arrived requests for the running model may still join before a swap."""
+    proxy_port: int = 0
+    """A port serving only the OpenAI-compatible endpoints too (0: only the API port)."""
     state_dir: Path = field(default_factory=_state_home)
     """Where state, locks and logs live (XDG state dir)."""
 
@@ -129,6 +143,9 @@ def _check_pool(settings: Settings) -> None:
         raise ConfigError(
             "port_range", None, f"want LOW-HIGH within 1024-65535, got {settings.port_range!r}"
         )
+    for name in ("queue_limit", "max_wait", "manual_hold", "batch_window", "proxy_port"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(name, None, f"want 0 or more, got {getattr(settings, name)}")
     if settings.max_restarts < 0:
         raise ConfigError("max_restarts", None, f"want 0 or more, got {settings.max_restarts}")
     for name in ("memory_budget", "memory_reserve", "kv_cache_budget"):
@@ -151,10 +168,24 @@ def _coerce(name: str, value: str, where: str, line: int | None) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "bool":
+            return _boolean(value)
         if kind == "Path":
             return Path(value)
         if kind == "tuple[str, ...]":
             return tuple(part.strip() for part in value.split(",") if part.strip())
     except ValueError:
-        raise ConfigError(where, line, f"bad value {value!r} (want {kind})", key=name) from None
+        want = "true or false" if kind == "bool" else kind
+        raise ConfigError(where, line, f"bad value {value!r} (want {want})", key=name) from None
     return value
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE | _FALSE:
+        return lowered in _TRUE
+    raise ValueError(value)

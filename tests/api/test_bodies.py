@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from llamadash.api.openapi import document
+from llamadash.api.proxy import PROXIED_PATHS
 from llamadash.core.context import Engine
 from tests.api.conftest import refused
 
@@ -35,9 +36,13 @@ async def test_a_lone_surrogate_is_a_400_on_every_json_route(
     client: httpx.AsyncClient, engine_c: Engine, body: bytes
 ) -> None:
     routes = json_routes()
-    assert set(routes) == {"/switch", "/stop", "/instances"}
+    assert set(routes) == {"/switch", "/stop", "/instances", *PROXIED_PATHS}
     for path in routes:
         reply = await client.post(path, content=body)
+        if path in PROXIED_PATHS:  # OpenAI's error shape; nothing is forwarded or started
+            assert reply.status_code == 400, reply.text
+            assert reply.json()["error"]["code"] == "invalid_json", reply.text
+            continue
         message = refused(reply, 400, "bad_request")
         assert "lone UTF-16 surrogate" in message, message
     assert engine_c.switcher.stats.switches == 0 and not engine_c.switcher.busy

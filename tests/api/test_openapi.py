@@ -11,6 +11,7 @@ from starlette.routing import Route
 from llamadash.api.app import create_app
 from llamadash.api.inputs import MAX_MODEL_CHARS, MAX_TIMEOUT, STOP_KEYS, SWITCH_KEYS
 from llamadash.api.openapi import document
+from llamadash.api.proxy import PROXIED_PATHS
 from llamadash.core.events import Result, State, Status, SwitchEvent, SwitchOutcome
 from llamadash.core.instance import Instance
 from llamadash.core.progress import Progress
@@ -40,7 +41,7 @@ def document_routes() -> set[tuple[str, str]]:
 
 def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     assert app_routes() == document_routes()
-    assert len(app_routes()) == 12
+    assert len(app_routes()) == 12 + 1 + len(PROXIED_PATHS)  # the side API, /v1/models, /v1/*
 
 
 def test_the_document_is_a_valid_openapi_3_1_document() -> None:

@@ -1,0 +1,199 @@
+"""The OpenAI-compatible endpoints: name a model, get it — started or swapped on demand.
+
+``POST /v1/chat/completions`` and its siblings pass the request body untouched to the server
+of the profile the body's ``model`` (or the ``X-Model-Id`` header) names, once
+:class:`~llamadash.core.demand.DemandRouter` has it ready, and stream the answer back as it
+comes. A client that goes away while it waits leaves the queue; one that goes away while the
+answer streams closes the upstream connection, so llama-server stops generating and frees the
+slot. An answer that breaks off (the server crashed or was stopped) ends an event stream with
+an error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from starlette.types import Receive, Scope, Send
+
+from llamadash.api.proxy_input import (
+    TAIL_BYTES,
+    answer_tokens,
+    named_model,
+    read_body,
+    resolve_model,
+)
+from llamadash.api.state import ApiContext
+from llamadash.api.upstream import PASSED_REQUEST_HEADERS, UpstreamError
+from llamadash.core.demand_types import DemandRefused, Lease
+
+PROXIED_PATHS = (
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/rerank",
+    "/completion",
+    "/infill",
+    "/v1/messages",
+)
+_ERROR_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 429: "rate_limit"}
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request on its way: what it asked, who answers it."""
+
+    ctx: ApiContext
+    profile_id: str
+    body: bytes
+    headers: dict[str, str]
+    send: Send
+    arrived: float
+
+
+class ProxyEndpoint:
+    """An ASGI endpoint forwarding one path to the instance its request names."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.anthropic = path == "/v1/messages"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request (never raises to the server: every failure is an answer)."""
+        ctx: ApiContext = scope["app"].state.ctx
+        arrived = time.monotonic()
+        try:
+            body = await read_body(receive)
+            headers = _request_headers(scope)
+            profile_id = self._pick(ctx, named_model(body, headers.get("x-model-id")))
+        except DemandRefused as refused:
+            if refused.status != 499:
+                await self._refuse(send, refused)
+            ctx.traffic.answered("-", refused.status, waited=0.0, first_byte=None, tokens=None)
+            return
+        # One race per request: the work (wait for the model, forward, stream) against the
+        # client going away, which cancels it — leaving the queue, or closing the upstream.
+        gone = asyncio.ensure_future(_disconnected(receive))
+        call = _Call(ctx, profile_id, body, headers, send, arrived)
+        work = asyncio.ensure_future(self._serve(call))
+        try:
+            await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not work.done():
+                work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+
+    async def _serve(self, call: _Call) -> None:
+        ctx, profile_id, send, arrived = call.ctx, call.profile_id, call.send, call.arrived
+        try:
+            lease = await ctx.need_router().acquire(profile_id)
+        except DemandRefused as refused:
+            await self._refuse(send, refused)
+            ctx.traffic.answered(
+                profile_id, refused.status, waited=time.monotonic() - arrived, first_byte=None,
+                tokens=None,
+            )  # fmt: skip
+            return
+        try:
+            await self._forward(call, lease)
+        finally:
+            lease.release()
+
+    def _pick(self, ctx: ApiContext, asked: str | None) -> str:
+        profiles = ctx.switcher.profiles
+        if asked is not None:
+            return resolve_model(profiles, asked)
+        running = ctx.need_router().running()
+        if len(running) == 1:
+            return str(running[0])
+        raise DemandRefused(
+            400,
+            "model_required",
+            'name a model: the body\'s "model" or an X-Model-Id header (GET /v1/models lists'
+            f" them; running: {', '.join(running) or 'nothing'})",
+        )
+
+    async def _forward(self, call: _Call, lease: Lease) -> None:
+        ctx, send, arrived, instance = call.ctx, call.send, call.arrived, lease.instance
+        passed = {k: v for k, v in call.headers.items() if k in PASSED_REQUEST_HEADERS}
+        host, port = instance.runtime.endpoint_host, instance.settings.port
+        if instance not in ctx.upstream_hooked:  # before a stop, our idle connections go
+            instance.on_stop(functools.partial(ctx.upstream.drop, host, port))
+            ctx.upstream_hooked.add(instance)
+        streamed = False
+        status, first, tail = 502, None, b""
+        try:
+            answer = await ctx.upstream.send(
+                host, port, "POST", self.path, headers=passed, body=call.body
+            )
+        except UpstreamError as exc:
+            await self._refuse(send, DemandRefused(502, "upstream_unreachable", str(exc)))
+            ctx.traffic.answered(lease.profile_id, 502, waited=lease.waited, first_byte=None,
+                                 tokens=None)  # fmt: skip
+            return
+        status = answer.head.status
+        streamed = "text/event-stream" in answer.head.headers.get("content-type", "")
+        extra = [] if answer.head.chunked else _length(answer.head.headers)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": answer.headers + extra})  # fmt: skip
+        try:
+            async for piece in answer.body():
+                if first is None:
+                    first = time.monotonic() - arrived
+                tail = (tail + piece)[-TAIL_BYTES:]
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        except asyncio.CancelledError:  # the client left: closing stops the generation
+            answer.close()
+            raise
+        except UpstreamError as exc:
+            if streamed:
+                event = {"error": {"message": f"{lease.profile_id}: {exc}", "type": "server_error"}}
+                frame = b"data: " + msgspec.json.encode(event) + b"\n\n"
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+            status = 502
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        tokens = answer_tokens(tail, streamed) if status < 400 else None
+        ctx.traffic.answered(
+            lease.profile_id, status, waited=lease.waited, first_byte=first, tokens=tokens
+        )
+
+    async def _refuse(self, send: Send, refused: DemandRefused) -> None:
+        error: dict[str, Any] = {
+            "message": refused.message,
+            "type": _ERROR_TYPES.get(refused.status, "server_error"),
+            "code": refused.code,
+        }
+        if refused.status == 404:
+            error["param"] = "model"
+        if refused.log_tail:
+            error["log_tail"] = list(refused.log_tail)
+        body = {"type": "error", "error": error} if self.anthropic else {"error": error}
+        raw = msgspec.json.encode(body)
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(raw))]
+        if refused.retry_after is not None:
+            headers.append((b"retry-after", str(max(1, math.ceil(refused.retry_after))).encode()))
+        await send({"type": "http.response.start", "status": refused.status, "headers": headers})
+        await send({"type": "http.response.body", "body": raw})
+
+
+def _request_headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _length(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    length = headers.get("content-length")
+    return [(b"content-length", length.encode("latin-1"))] if length is not None else []
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return when the client has gone (or the answer is complete)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
