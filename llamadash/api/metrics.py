@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -34,6 +36,67 @@ def histogram(name: str, help_text: str, hist: Histogram) -> list[str]:
         lines.append(f'{name}_bucket{{le="{_number(bound)}"}} {count}')
     lines.append(f"{name}_sum {_number(hist.sum)}")
     lines.append(f"{name}_count {hist.count}")
+    return lines
+
+
+def _labelled(name: str, help_text: str, kind: str, values: Mapping[str, float]) -> list[str]:
+    lines = _header(name, kind, help_text)
+    for profile, value in sorted(values.items()):
+        lines.append(f'{name}{{profile="{escape_label(profile)}"}} {_number(value)}')
+    return lines
+
+
+def _profile_histogram(name: str, help_text: str, hists: dict[str, Histogram]) -> list[str]:
+    lines = _header(name, "histogram", help_text)
+    for profile, hist in sorted(hists.items()):
+        label = f'profile="{escape_label(profile)}"'
+        for bound, count in hist.cumulative():
+            lines.append(f'{name}_bucket{{{label},le="{_number(bound)}"}} {count}')
+        lines.append(f"{name}_sum{{{label}}} {_number(hist.sum)}")
+        lines.append(f"{name}_count{{{label}}} {hist.count}")
+    return lines
+
+
+def proxy_lines(ctx: ApiContext) -> list[str]:
+    """The /v1/* series: per profile requests by code, tokens, waits, first byte, swaps."""
+    traffic = ctx.traffic.profiles
+    lines = _header(
+        "llamadash_proxy_requests_total", "counter", "/v1/* requests answered, by HTTP code."
+    )
+    for profile, seen in sorted(traffic.items()):
+        for code, count in sorted(seen.requests.items()):
+            label = f'profile="{escape_label(profile)}",code="{code}"'
+            lines.append(f"llamadash_proxy_requests_total{{{label}}} {count}")
+    lines += _labelled(
+        "llamadash_proxy_tokens_in_total", "Prompt tokens (the server's usage or timings).",
+        "counter", {p: t.tokens_in for p, t in traffic.items()},
+    )  # fmt: skip
+    lines += _labelled(
+        "llamadash_proxy_tokens_out_total", "Generated tokens (the server's usage or timings).",
+        "counter", {p: t.tokens_out for p, t in traffic.items()},
+    )  # fmt: skip
+    lines += _profile_histogram(
+        "llamadash_proxy_queue_wait_seconds", "Seconds a request waited for its model.",
+        {p: t.waits for p, t in traffic.items()},
+    )  # fmt: skip
+    lines += _profile_histogram(
+        "llamadash_proxy_first_byte_seconds",
+        "Seconds from a request's arrival to its answer's first byte (first token when streamed).",
+        {p: t.first_token for p, t in traffic.items()},
+    )
+    router = ctx.router
+    lines += _labelled(
+        "llamadash_proxy_swaps_total", "Loads caused by requests that replaced another model.",
+        "counter", dict(router.swaps) if router else {},
+    )  # fmt: skip
+    lines += _labelled(
+        "llamadash_proxy_loads_total", "Loads caused by requests.",
+        "counter", dict(router.loads) if router else {},
+    )  # fmt: skip
+    waiting = {p: router.waiting(p) for p in router.queued()} if router else {}
+    lines += _labelled(
+        "llamadash_proxy_waiting", "Requests waiting for their model now.", "gauge", waiting
+    )
     return lines
 
 
@@ -89,6 +152,7 @@ def render(ctx: ApiContext, status: Status) -> str:
     for state in State:
         count = sum(1 for info in status.instances if info.state == state)
         lines.append(f'llamadash_instances{{state="{state.value}"}} {count}')
+    lines += proxy_lines(ctx)
     lines += _header("llamadash_api_event_clients", "gauge", "Open GET /events streams.")
     lines.append(f"llamadash_api_event_clients {ctx.event_clients}")
     lines += _header("llamadash_api_uptime_seconds", "gauge", "Seconds the API has been up.")

@@ -67,6 +67,10 @@ class DemandRouter(SwapRules):
             return len(self._queues.get(profile_id, ()))
         return sum(len(q) for q in self._queues.values())
 
+    def queued(self) -> list[str]:
+        """Profiles with requests waiting."""
+        return [p for p, q in self._queues.items() if q]
+
     def ready_instance(self, profile_id: str) -> Instance | None:
         """The instance serving ``profile_id`` now, if it is ready and no switch runs on it."""
         instance = self.pool.find(profile_id)
