@@ -17,6 +17,7 @@ import uvicorn
 
 from llamadash.api.app import api_context, create_app
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
+from llamadash.core.demand import DemandRouter
 from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
 from llamadash.core.net import is_loopback
@@ -82,6 +83,7 @@ class ApiServer:
         switcher: the engine's foreground instance (shared, not copied).
         pool: the engine's pool (see :func:`create_app`).
         idle: the pool's idle watch.
+        router: the pool's on-demand router (``engine.router``; made here if None).
         host: bind address (default: the api_host setting, 127.0.0.1).
         port: port (default: the api_port setting, 8081); 0 picks a free one.
         token: bearer token (default: the api_token setting).
@@ -97,6 +99,7 @@ class ApiServer:
         *,
         pool: Pool | None = None,
         idle: IdleWatch | None = None,
+        router: DemandRouter | None = None,
         host: str | None = None,
         port: int | None = None,
         token: str | None = None,
@@ -108,7 +111,13 @@ class ApiServer:
         self.token = settings.api_token if token is None else token
         check_bind(self.host, self.token)
         self.app = create_app(
-            switcher, pool=pool, idle=idle, token=self.token, host=self.host, keepalive=keepalive
+            switcher,
+            pool=pool,
+            idle=idle,
+            router=router,
+            token=self.token,
+            host=self.host,
+            keepalive=keepalive,
         )
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -187,6 +196,8 @@ class ApiServer:
         if task is None or server is None:
             return
         self.context.closing.set()
+        if self.context.router is not None:  # requests waiting for a model: 503, not a hang
+            await self.context.router.aclose()
         server.exit()
         try:
             await task
@@ -200,6 +211,7 @@ async def serve_headless(
     *,
     pool: Pool | None = None,
     idle: IdleWatch | None = None,
+    router: DemandRouter | None = None,
     host: str | None = None,
     port: int | None = None,
     token: str | None = None,
@@ -215,6 +227,7 @@ async def serve_headless(
         switcher: the engine's foreground instance.
         pool: the engine's pool: it adopts every recorded instance, and the API acts on them.
         idle: the pool's idle watch (the caller starts it).
+        router: the pool's on-demand router for /v1/* (``engine.router``).
         host: bind address (default from settings).
         port: port (default from settings).
         token: bearer token (default from settings).
@@ -227,7 +240,9 @@ async def serve_headless(
         ApiBindError: non-loopback host without a token, or the port cannot be bound.
         UnknownProfileError: ``switch_to`` matches no profile (checked before anything runs).
     """
-    server = ApiServer(switcher, pool=pool, idle=idle, host=host, port=port, token=token)
+    server = ApiServer(
+        switcher, pool=pool, idle=idle, router=router, host=host, port=port, token=token
+    )
     target = switcher.profiles.resolve(switch_to).id if switch_to else None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -60,8 +60,6 @@ class ApiContext:
     """Keep-alive connections the proxy forwards on."""
     upstream_hooked: weakref.WeakSet[Instance] = field(default_factory=weakref.WeakSet)
     """Instances that drop ``upstream``'s idle connections before they stop."""
-    traffic: DemandStats = field(default_factory=DemandStats)
-    """What /v1/* served per profile (/metrics, the dashboard's server pane)."""
     _status_call: asyncio.Task[Status] | None = None
     _status_body: tuple[tuple[int, ...], float, bytes] | None = None
 
@@ -95,6 +93,11 @@ class ApiContext:
         if self.pool is None:
             raise ApiError(503, "no_pool", "this API was started without the instance pool")
         return self.pool
+
+    @property
+    def traffic(self) -> DemandStats:
+        """What /v1/* served per profile (the router's; a throwaway one without a pool)."""
+        return self.router.traffic if self.router is not None else DemandStats()
 
     def need_router(self) -> DemandRouter:
         """The on-demand router, for the /v1/* routes.

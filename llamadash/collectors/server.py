@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from llamadash.collectors.prometheus import parse_prometheus
 from llamadash.collectors.slots import SlotInfo, decode_rate, parse_slots
+from llamadash.core.demand_stats import TrafficSummary
 from llamadash.core.loopback import LoopbackHttp, LoopbackHttpError, Reply
 from llamadash.core.net import is_loopback
 
@@ -54,6 +55,8 @@ class ServerSnapshot:
     n_decode_total: int | None = None
     prompt_tokens_total: int | None = None
     tokens_predicted_total: int | None = None
+    proxy: TrafficSummary | None = None
+    """What llamadash's /v1/* endpoint sent this server lately (None: nothing yet)."""
 
 
 def _int(value: Any) -> int | None:

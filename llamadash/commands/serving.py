@@ -23,7 +23,9 @@ def dashboard(args: argparse.Namespace) -> int:
     api = None
     if not args.no_api:
         try:
-            api = ApiServer(engine.switcher, pool=engine.pool, idle=engine.idle)
+            api = ApiServer(
+                engine.switcher, pool=engine.pool, idle=engine.idle, router=engine.router
+            )
         except ApiBindError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -63,8 +65,8 @@ async def _serve(engine: Engine, switch_to: str | None) -> int:
 
     def listening(url: str) -> None:
         print(
-            f"llamadash API listening on {url} (server {engine.switcher.endpoint});"
-            " Ctrl-C stops the API, not llama-server",
+            f"llamadash API listening on {url} (server {engine.switcher.endpoint};"
+            f" OpenAI-compatible endpoint {url}/v1); Ctrl-C stops the API, not llama-server",
             file=sys.stderr,
             flush=True,
         )
@@ -76,6 +78,7 @@ async def _serve(engine: Engine, switch_to: str | None) -> int:
             engine.switcher,
             pool=engine.pool,
             idle=engine.idle,
+            router=engine.router,
             switch_to=switch_to,
             on_listening=_then_settle(listening),
         )

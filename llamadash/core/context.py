@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from llamadash.core.demand import DemandRouter
 from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
 from llamadash.core.logs import LogHub
@@ -40,6 +41,8 @@ class Engine:
     """Activity, ttl and least-recently-used of the pool's instances (core/idle.py)."""
     restarts: CrashRestarts
     """Starts a crashed instance again, up to max_restarts times (core/restarts.py)."""
+    router: DemandRouter
+    """Requests naming a model (/v1/*): queues and swaps on demand (core/demand.py)."""
 
     @property
     def profiles(self) -> ProfileSet:
@@ -121,7 +124,15 @@ def build_engine(
     watch.subscribe(lambda _health: pool.replace_profiles(switcher.profiles))
     lock = OwnerLock.for_project(settings.state_dir, settings.project_name)
     return Engine(
-        settings, runtime, switcher, lock, watch, pool, IdleWatch(pool), CrashRestarts(pool)
+        settings,
+        runtime,
+        switcher,
+        lock,
+        watch,
+        pool,
+        IdleWatch(pool),
+        CrashRestarts(pool),
+        DemandRouter(pool),
     )
 
 

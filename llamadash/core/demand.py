@@ -30,6 +30,7 @@ from collections.abc import Callable
 
 from llamadash.core.admission import AdmissionRefused
 from llamadash.core.demand_rules import SwapRules
+from llamadash.core.demand_stats import DemandStats
 from llamadash.core.demand_types import Blocked, DemandRefused, Lease, Waiter
 from llamadash.core.engine_state import SwitchError
 from llamadash.core.events import Result, State
@@ -52,6 +53,8 @@ class DemandRouter(SwapRules):
         """Loads that replaced another model, per profile loaded, caused by requests."""
         self.loads: Counter[str] = Counter()
         """Loads caused by requests, per profile."""
+        self.traffic = DemandStats()
+        """What the proxy served per profile (fed by the API, read by /metrics and the UI)."""
         self._queues: dict[str, deque[Waiter]] = {}
         self._blocked: tuple[str, Blocked] | None = None  # the next model, and why it waits
         self._refused_at: tuple[str, int, int] | None = None  # admission refused: pool state

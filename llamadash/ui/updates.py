@@ -82,7 +82,9 @@ class PaneUpdates(DashState):
                 rate = snap.live_gen_tps
             self.query_one(InstancesPane).set_rate(message.port, rate)
         if self._followed(message.port):
-            self._show(ServerPane, snap)
+            profile_id = self.followed.profile_id
+            traffic = self.engine.router.traffic.summary(profile_id) if profile_id else None
+            self._show(ServerPane, replace(snap, proxy=traffic) if traffic else snap)
 
     def _show(self, pane: type[Pane], snapshot: Any) -> None:
         """Keep a sample for the next paint, unless it equals the last one drawn (timestamp aside).

@@ -233,3 +233,26 @@ def test_picker_rows_mark_what_they_cut() -> None:
     assert fit("Gemma", 8) == "Gemma   "
     assert fit("GLM-4.5-Air 106B-A12B (IQ4_XS, experts on CPU)", 20) == "GLM-4.5-Air 106B-A1…"
     assert len(fit("x" * 50, 40)) == 40
+
+
+async def test_the_server_pane_shows_the_proxy_traffic_once_there_is_some() -> None:
+    from llamadash.core.demand_stats import DemandStats
+
+    stats = DemandStats()
+    for waited in (0.002, 0.004, 2.5):
+        stats.answered("tiny", 200, waited=waited, first_byte=0.01, tokens=(5, 4))
+    async with Panes().run_test(size=(100, 40)) as pilot:
+        pane = pilot.app.query_one(ServerPane)
+        pane.show(samples.server())
+        await pilot.pause()
+        assert not [r for r in rows(pane) if r.startswith("via /v1")]
+        pane.show(replace(samples.server(), proxy=stats.summary("tiny")))
+        await pilot.pause()
+        assert row_starting(pane, "via /v1").split()[2:] == [
+            "3",
+            "req/min,",
+            "wait",
+            "p50",
+            "4",
+            "ms",
+        ]

@@ -56,6 +56,10 @@ class ServerPane(RowsPane):
             ("ctx/slot", NA if snap.n_ctx is None else str(snap.n_ctx)),
             ("model", (snap.model_path or NA).rsplit("/", 1)[-1]),
         ]
+        if snap.proxy is not None:  # only once /v1/* requests came for it
+            wait = snap.proxy.wait_p50
+            shown = NA if wait is None else f"{wait * 1000:.0f} ms" if wait < 1 else f"{wait:.1f} s"
+            rows.append(("via /v1", f"{snap.proxy.per_minute} req/min, wait p50 {shown}"))
         self.set_rows([*(row(cells, _WIDTHS) for cells in rows), _slots(snap)])
 
 
