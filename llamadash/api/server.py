@@ -8,14 +8,15 @@ ends open event streams when it stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import uvicorn
 
 from llamadash.api.app import api_context, create_app
+from llamadash.api.listen import ApiBindError, EmbeddedServer, ProxyPortOnly, bind_socket
+
+__all__ = ["ApiBindError", "ApiServer", "check_bind", "serve_headless"]
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
 from llamadash.core.demand import DemandRouter
 from llamadash.core.idle import IdleWatch
@@ -24,10 +25,6 @@ from llamadash.core.net import is_loopback
 from llamadash.core.pool import Pool
 
 SHUTDOWN_GRACE = 3
-
-
-class ApiBindError(RuntimeError):
-    """The API cannot (or must not) listen where it was asked to."""
 
 
 def check_bind(host: str, token: str) -> None:
@@ -46,36 +43,6 @@ def check_bind(host: str, token: str) -> None:
     )
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to its host and wakes once a second, not ten times."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.wake = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Install nothing: the dashboard or ``llamadash serve`` owns SIGINT/SIGTERM."""
-        yield
-
-    async def main_loop(self) -> None:
-        """Uvicorn's housekeeping loop, once a second or when :meth:`exit` wakes it.
-
-        uvicorn polls ``should_exit`` every 100 ms; in an idle dashboard those ten wakeups
-        a second were a quarter of a percent of a core (bench/bench_ui_cpu.py).
-        """
-        tick = 0
-        while not await self.on_tick(tick):
-            tick = (tick + 10) % 864_000  # a multiple of 10: on_tick refreshes the Date header
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=1.0)
-
-    def exit(self) -> None:
-        """Ask the server to stop now."""
-        self.should_exit = True
-        self.wake.set()
-
-
 class ApiServer:
     """The side API as an asyncio task on the current loop.
 
@@ -86,6 +53,8 @@ class ApiServer:
         router: the pool's on-demand router (``engine.router``; made here if None).
         host: bind address (default: the api_host setting, 127.0.0.1).
         port: port (default: the api_port setting, 8081); 0 picks a free one.
+        proxy_port: a second port answering only /v1/* and /healthz (default: the proxy_port
+            setting; 0 there means none). Same host, token and browser rules.
         token: bearer token (default: the api_token setting).
         keepalive: seconds between SSE keepalive comments.
 
@@ -102,6 +71,7 @@ class ApiServer:
         router: DemandRouter | None = None,
         host: str | None = None,
         port: int | None = None,
+        proxy_port: int | None = None,
         token: str | None = None,
         keepalive: float = KEEPALIVE_SECONDS,
     ) -> None:
@@ -109,6 +79,9 @@ class ApiServer:
         self.host = settings.api_host if host is None else host
         self.port = settings.api_port if port is None else port
         self.token = settings.api_token if token is None else token
+        wanted = settings.proxy_port if proxy_port is None else proxy_port
+        self.proxy_port: int | None = wanted or None
+        """The port serving only /v1/* too (None: none)."""
         check_bind(self.host, self.token)
         self.app = create_app(
             switcher,
@@ -119,7 +92,7 @@ class ApiServer:
             host=self.host,
             keepalive=keepalive,
         )
-        self._server: _EmbeddedServer | None = None
+        self._server: EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -132,6 +105,14 @@ class ApiServer:
         """Base URL, e.g. ``http://127.0.0.1:8081``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def proxy_url(self) -> str | None:
+        """The /v1-only port's base URL (None: there is none)."""
+        if self.proxy_port is None:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.proxy_port}"
 
     @property
     def running(self) -> bool:
@@ -147,10 +128,15 @@ class ApiServer:
         """
         if self._task is not None:
             raise RuntimeError("the API server is already started")
-        sock = self._bind()
+        sock = bind_socket(self.host, self.port, "api_port")
         self.port = int(sock.getsockname()[1])
+        sockets = [sock]
+        if self.proxy_port is not None:
+            proxy = bind_socket(self.host, self.proxy_port, "proxy_port")
+            self.proxy_port = int(proxy.getsockname()[1])
+            sockets.append(proxy)
         config = uvicorn.Config(
-            self.app,
+            ProxyPortOnly(self.app, lambda: self.proxy_port),
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -160,35 +146,17 @@ class ApiServer:
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         self.context.closing.clear()
-        server = _EmbeddedServer(config)
+        server = EmbeddedServer(config)
         self._server = server
-        self._task = asyncio.create_task(server.serve(sockets=[sock]), name="llamadash-api")
+        self._task = asyncio.create_task(server.serve(sockets=sockets), name="llamadash-api")
         while not server.started:
             if self._task.done():
                 task, self._task = self._task, None
-                sock.close()
+                for opened in sockets:
+                    opened.close()
                 task.result()  # raises what stopped it
                 raise RuntimeError("the API server stopped while starting")
             await asyncio.sleep(0.005)
-
-    def _bind(self) -> socket.socket:
-        try:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                self.host, self.port, type=socket.SOCK_STREAM
-            )[0]
-        except socket.gaierror as exc:
-            raise ApiBindError(f"cannot resolve API host {self.host!r}: {exc}") from None
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-        except OSError as exc:
-            sock.close()
-            raise ApiBindError(
-                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
-                " (another program may use it; set api_port or pass --port)"
-            ) from None
-        return sock
 
     async def stop(self) -> None:
         """End event streams and waiting requests, stop listening, wait for the task."""

@@ -267,3 +267,27 @@ async def test_a_server_crash_mid_stream_ends_it_with_an_error_event(
     last = received.strip().split(b"\n\n")[-1]
     assert last.startswith(b"data: ") and b'"error"' in last, last
     assert proxy.engine.pool.in_flight["long"] == 0
+
+
+async def test_the_proxy_port_serves_only_the_openai_routes(
+    make_proxy: MakeProxy, free_port: int
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # another free port: free_port is the server's
+        probe.bind(("127.0.0.1", 0))
+        proxy_port = int(probe.getsockname()[1])
+    proxy = await make_proxy(proxy_port=proxy_port)
+    assert proxy.api.proxy_url == f"http://127.0.0.1:{proxy_port}"
+    async with httpx.AsyncClient(base_url=proxy.api.proxy_url, timeout=60) as client:
+        body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+        reply = await client.post("/v1/chat/completions", json=body)
+        assert reply.status_code == 200 and reply.json()["model"] == "tiny", reply.text
+        assert (await client.get("/v1/models")).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/status")).status_code == 404
+        assert (await client.post("/switch", json={"model": "tiny2"})).status_code == 404
+        cross = await client.post("/v1/chat/completions", json=body,
+                                  headers={"Origin": "http://evil.example"})  # fmt: skip
+        assert cross.status_code == 403
+    assert (await proxy.client.get("/status")).status_code == 200  # the API port has it all
