@@ -79,10 +79,10 @@ class ApiServer:
         self.host = settings.api_host if host is None else host
         self.port = settings.api_port if port is None else port
         self.token = settings.api_token if token is None else token
+        check_bind(self.host, self.token)
         wanted = settings.proxy_port if proxy_port is None else proxy_port
         self.proxy_port: int | None = wanted or None
         """The port serving only /v1/* too (None: none)."""
-        check_bind(self.host, self.token)
         self.app = create_app(
             switcher,
             pool=pool,
