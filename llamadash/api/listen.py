@@ -12,6 +12,7 @@ import socket
 from collections.abc import Callable, Iterator
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llamadash.api.errors import error_response
@@ -45,6 +46,24 @@ def bind_socket(host: str, port: int, setting: str) -> socket.socket:
             f" (another program may use it; set {setting} or pass --port)"
         ) from None
     return sock
+
+
+class FastPaths:
+    """POSTs to the forwarded routes go straight to their guarded endpoint (``app.state.fast``)."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.fast: dict[str, ASGIApp] = getattr(app.state, "fast", {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch a forwarded POST directly; anything else to the app."""
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.fast.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self.app
+                await endpoint(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class ProxyPortOnly:

@@ -14,7 +14,13 @@ from collections.abc import Callable
 import uvicorn
 
 from llamadash.api.app import api_context, create_app
-from llamadash.api.listen import ApiBindError, EmbeddedServer, ProxyPortOnly, bind_socket
+from llamadash.api.listen import (
+    ApiBindError,
+    EmbeddedServer,
+    FastPaths,
+    ProxyPortOnly,
+    bind_socket,
+)
 
 __all__ = ["ApiBindError", "ApiServer", "check_bind", "serve_headless"]
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
@@ -136,7 +142,7 @@ class ApiServer:
             self.proxy_port = int(proxy.getsockname()[1])
             sockets.append(proxy)
         config = uvicorn.Config(
-            ProxyPortOnly(self.app, lambda: self.proxy_port),
+            ProxyPortOnly(FastPaths(self.app), lambda: self.proxy_port),
             log_config=None,
             access_log=False,
             lifespan="off",

@@ -59,6 +59,8 @@ class DemandRouter(SwapRules):
         self._blocked: tuple[str, Blocked] | None = None  # the next model, and why it waits
         self._refused_at: tuple[str, int, int] | None = None  # admission refused: pool state
         self._refusal = ""  # what admission said then
+        self._last_release: dict[str, float] = {}  # when each model's last request ended
+        self._look_at = float("inf")  # the scheduler's next look (a linger ending)
         self._loading: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -149,6 +151,7 @@ class DemandRouter(SwapRules):
         self._release_name(lease.profile_id)
 
     def _release_name(self, profile_id: str) -> None:
+        self._last_release[profile_id] = self.clock()
         in_flight = self.pool.in_flight
         in_flight[profile_id] -= 1
         if in_flight[profile_id] <= 0:
@@ -171,8 +174,10 @@ class DemandRouter(SwapRules):
                 log.exception("demand scheduling failed")
             if not self._queues:
                 break
+            timeout = min(LOOK_AGAIN, max(0.0, self._look_at - self.clock()))
+            self._look_at = float("inf")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), LOOK_AGAIN)
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _step(self) -> None:
         """Let through what can go, answer what waited too long, start the next load."""

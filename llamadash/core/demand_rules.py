@@ -22,6 +22,8 @@ class SwapRules:
     _queues: dict[str, deque[Waiter]]
     _refused_at: tuple[str, int, int] | None
     _refusal: str
+    _last_release: dict[str, float]
+    _look_at: float
 
     @property
     def settings(self) -> Settings:
@@ -63,7 +65,30 @@ class SwapRules:
                 f"{current} still answers {self.pool.in_flight[current]} request(s) after"
                 f" {self.settings.max_wait:g} s (max_wait); try again, or set preempt = true",
             )
+        if self._lingering(current, target):
+            return Blocked(503, "busy", f"{current} is still asked for")
         return None
+
+    def _lingering(self, current: str, target: str) -> bool:
+        """Whether the swap waits a moment: the running model's last request just ended.
+
+        More of its requests may follow (a burst): the swap waits ``batch_window / 4`` after
+        the last one, never past ``batch_window`` of the target's oldest request.
+        """
+        queue = self._queues.get(target)
+        if not queue:
+            return False
+        now = self.clock()
+        linger = self.settings.batch_window / 4
+        last = self._last_release.get(current)
+        if (
+            last is None
+            or now - last >= linger
+            or now - queue[0].arrived >= self.settings.batch_window
+        ):
+            return False
+        self._look_at = min(self._look_at, last + linger)
+        return True
 
     def _overdue(self, target: str) -> bool:
         """Preempting: the oldest request for ``target`` waited past max_wait."""

@@ -55,7 +55,7 @@ async def test_interleaved_requests_cost_at_most_two_swaps(make_proxy: MakeProxy
     models = ["tiny", "tiny2"] * 6
 
     async def ask(index: int, model: str) -> str:
-        await asyncio.sleep(index * 0.01)  # the order of arrival: A B A B …
+        await asyncio.sleep(index * 0.02)  # A B A B …, over longer than a swap takes
         reply = await proxy.chat(model)
         assert reply.status_code == 200, reply.text
         return str(reply.json()["model"])

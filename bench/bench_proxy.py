@@ -1,0 +1,237 @@
+"""What the /v1 proxy adds over talking to llama-server directly, and what batching saves.
+
+1. Latency: ``--clients`` concurrent clients each send 1-token completions (``/completion``,
+   ``n_predict: 1``), alternating rounds straight to llama-server and through ``llamadash
+   serve``'s /completion (a separate process, as a user runs it). Added latency p50/p99 =
+   proxied − direct of the same run. Goal: ≤ 1 ms p50, ≤ 3 ms p99.
+2. Streaming: one client streams ``--tokens`` tokens, direct and proxied; tokens/s ratio.
+   Goal ≥ 0.98.
+3. Interleaved A B A B… (12 requests, two profiles, max_instances = 1): total time and swaps
+   with the router's policy against plain FIFO (serve strictly in arrival order), in-process.
+
+The client is the proxy's own HTTP/1.1 client (api/upstream.py) on both sides, so it costs
+the same either way. Loopback only; every server it starts is stopped.
+
+    python bench/bench_proxy.py [--clients 64] [--requests 20] [--rounds 3] [--tokens 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from llamadash.api.server import ApiServer
+from llamadash.api.upstream import UpstreamPool
+from llamadash.core.context import build_engine
+from llamadash.core.demand import DemandRouter
+from tests.e2e.conftest import write_conf
+from tests.support.tiny_gguf import write_tiny_gguf
+
+GOAL_P50_MS, GOAL_P99_MS, GOAL_STREAM = 1.0, 3.0, 0.98
+JSON = {"content-type": "application/json"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def one(client: UpstreamPool, port: int, path: str, body: bytes) -> int:
+    answer = await client.send("127.0.0.1", port, "POST", path, headers=JSON, body=body)
+    async for _ in answer.body():
+        pass
+    return answer.head.status
+
+
+async def latency_round(port: int, clients: int, requests: int) -> list[float]:
+    """Seconds per request of ``clients`` concurrent clients, ``requests`` each."""
+    body = b'{"model": "tiny", "prompt": "hi", "n_predict": 1, "cache_prompt": false}'
+    seen: list[float] = []
+
+    async def client() -> None:
+        pool = UpstreamPool()
+        for _ in range(requests):
+            began = time.perf_counter()
+            status = await one(pool, port, "/completion", body)
+            seen.append(time.perf_counter() - began)
+            assert status == 200, status
+        pool.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return seen
+
+
+async def stream_rate(port: int, tokens: int) -> float:
+    body = (
+        b'{"model": "tiny", "prompt": "hi", "stream": true, "ignore_eos": true, "n_predict": %d}'
+        % tokens
+    )
+    pool = UpstreamPool()
+    began = time.perf_counter()
+    answer = await pool.send("127.0.0.1", port, "POST", "/completion", headers=JSON, body=body)
+    events = 0
+    async for piece in answer.body():
+        events += piece.count(b"data: ")
+    pool.close()
+    return events / (time.perf_counter() - began)
+
+
+def serve(conf: Path, api_port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "llamadash", "serve", "--models-conf", str(conf), "--runtime",
+         "process", "--port", str(api_port), "--switch", "tiny"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def wait_ready(port: int, deadline: float = 60.0) -> None:
+    body = b'{"model": "tiny", "prompt": "hi", "n_predict": 1}'
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            if await one(UpstreamPool(), port, "/completion", body) == 200:
+                return
+        except Exception:
+            if time.monotonic() > end:
+                raise
+        await asyncio.sleep(0.1)
+
+
+class PlainFifo(DemandRouter):
+    """The baseline: serve strictly in arrival order, swapping whenever the head differs."""
+
+    def _may_join(self, profile_id: str) -> bool:
+        return not any(self._queues.values())
+
+    def _step(self) -> None:
+        heads = sorted((w.arrived, p) for p, q in self._queues.items() for w in q)
+        if not heads:
+            return
+        head = heads[0][1]
+        ready = self.ready_instance(head)
+        if ready is None:  # load it the router's way (a swap waits for requests in flight)
+            super()._step()
+            return
+        if any(self.pool.in_flight.values()):
+            return
+        run = 0
+        for _, profile in heads:  # the leading run of one model, no more
+            if profile != head:
+                break
+            run += 1
+        queue: deque = self._queues[head]  # type: ignore[type-arg]
+        for _ in range(run):
+            waiter = queue.popleft()
+            self.pool.in_flight[head] += 1
+            waiter.future.set_result(ready)
+        self._wake.set()
+
+
+async def interleaved(conf: Path, fifo: bool) -> tuple[float, int]:
+    engine = build_engine(conf, {})
+    if fifo:
+        engine.router = PlainFifo(engine.pool)
+    api = ApiServer(engine.switcher, pool=engine.pool, idle=engine.idle, router=engine.router,
+                    port=0, token="")  # fmt: skip
+    await api.start()
+    try:
+        body = b'{"model": "%s", "prompt": "hi", "n_predict": 4}'
+        began = time.perf_counter()
+
+        async def ask(index: int, model: str) -> None:
+            await asyncio.sleep(index * 0.01)
+            assert await one(UpstreamPool(), api.port, "/completion", body % model.encode()) == 200
+
+        await asyncio.gather(*(ask(i, m) for i, m in enumerate(["tiny", "tiny2"] * 6)))
+        return time.perf_counter() - began, sum(engine.router.swaps.values())
+    finally:
+        await api.stop()
+        await engine.pool.stop()
+        await engine.pool.aclose()
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=400)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    models = work / "models"
+    models.mkdir()
+    write_tiny_gguf(models / "tiny.gguf", seed=0)
+    shutil.copyfile(models / "tiny.gguf", models / "tiny2.gguf")
+    server_port, api_port = free_port(), free_port()
+    conf = write_conf(work / "models.conf", models_dir=models, port=server_port, project="bp",
+                      project_dir=work, state_dir=work / "state", runtime="process")  # fmt: skip
+    with conf.open("a") as out:
+        out.write("\n[tiny2]\nname = Second tiny\nmodel = tiny2.gguf\nctx = 256\nthreads = 1\n")
+    owner = serve(conf, api_port)
+    failed = False
+    try:
+        await wait_ready(api_port)
+        direct: list[float] = []
+        proxied: list[float] = []
+        for number in range(args.rounds):  # alternate which goes first
+            order = [(server_port, direct), (api_port, proxied)]
+            for port, into in order if number % 2 == 0 else order[::-1]:
+                into.extend(await latency_round(port, args.clients, args.requests))
+        rows = []
+        for name, share, goal in (("p50", 0.5, GOAL_P50_MS), ("p99", 0.99, GOAL_P99_MS)):
+            bare, ours = percentile(direct, share) * 1000, percentile(proxied, share) * 1000
+            added = ours - bare
+            failed |= added > goal
+            rows.append(
+                f"  {name}: direct {bare:7.2f} ms  proxied {ours:7.2f} ms  added {added:+6.2f}"
+                f" ms  ({ours / bare:.2f}x; goal <= +{goal:g} ms)"
+            )
+        print(f"1-token completions, {args.clients} clients x {args.requests} x {args.rounds}"
+              f" rounds ({len(direct)} each side):")  # fmt: skip
+        print("\n".join(rows))
+        rates = {"direct": [], "proxied": []}
+        for number in range(args.rounds):
+            sides = [("direct", server_port), ("proxied", api_port)]
+            for side, port in sides if number % 2 == 0 else sides[::-1]:
+                rates[side].append(await stream_rate(port, args.tokens))
+        bare, ours = statistics.median(rates["direct"]), statistics.median(rates["proxied"])
+        failed |= ours / bare < GOAL_STREAM
+        print(f"streamed {args.tokens} tokens: direct {bare:,.0f}/s  proxied {ours:,.0f}/s"
+              f"  ({ours / bare:.3f}x; goal >= {GOAL_STREAM})")  # fmt: skip
+    finally:
+        owner.terminate()
+        owner.wait(10)
+        subprocess.run([sys.executable, "-m", "llamadash", "stop", "all", "--models-conf",
+                        str(conf), "--runtime", "process"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    ours_time, ours_swaps = await interleaved(conf, fifo=False)
+    fifo_time, fifo_swaps = await interleaved(conf, fifo=True)
+    print(f"interleaved A B x6: batched {ours_time:.2f} s, {ours_swaps} swaps;"
+          f" plain FIFO {fifo_time:.2f} s, {fifo_swaps} swaps"
+          f" ({ours_time / fifo_time:.2f}x the time)")  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
