@@ -16,7 +16,7 @@ import contextlib
 import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -31,6 +31,7 @@ from llamadash.api.proxy_input import (
 )
 from llamadash.api.state import ApiContext
 from llamadash.api.upstream import PASSED_REQUEST_HEADERS, UpstreamError
+from llamadash.core.agent_flags import AgentFlagsError
 from llamadash.core.demand_types import DemandRefused, Lease
 
 PROXIED_PATHS = (
@@ -94,6 +95,9 @@ class ProxyEndpoint:
     async def _serve(self, call: _Call) -> None:
         ctx, profile_id, send, arrived = call.ctx, call.profile_id, call.send, call.arrived
         try:
+            if (flags := call.headers.get("x-agent-flags", "").strip()) != "":
+                call = await _with_flags(call, flags)
+                profile_id = call.profile_id
             lease = await ctx.need_router().acquire(profile_id)
         except DemandRefused as refused:
             await self._refuse(send, refused)
@@ -182,6 +186,23 @@ class ProxyEndpoint:
             headers.append((b"retry-after", str(max(1, math.ceil(refused.retry_after))).encode()))
         await send({"type": "http.response.start", "status": refused.status, "headers": headers})
         await send({"type": "http.response.body", "body": raw})
+
+
+async def _with_flags(call: _Call, header: str) -> _Call:
+    """The call with its agent flags applied: fields merged into the body, maybe a variant.
+
+    Raises:
+        DemandRefused: 400 naming the flag that cannot be applied.
+    """
+    try:
+        target, fields = await call.ctx.need_router().flags.apply(call.profile_id, header)
+    except AgentFlagsError as exc:
+        raise DemandRefused(400, "invalid_flags", str(exc)) from None
+    body = call.body
+    if fields:
+        data = msgspec.json.decode(body)  # a JSON object: checked by named_model
+        body = msgspec.json.encode({**data, **fields})
+    return replace(call, profile_id=target, body=body)
 
 
 def _request_headers(scope: Scope) -> dict[str, str]:

@@ -29,6 +29,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from llamadash.core.admission import AdmissionRefused
+from llamadash.core.demand_flags import FlagRouting
 from llamadash.core.demand_rules import SwapRules
 from llamadash.core.demand_stats import DemandStats
 from llamadash.core.demand_types import Blocked, DemandRefused, Lease, Waiter
@@ -53,6 +54,8 @@ class DemandRouter(SwapRules):
         """Loads that replaced another model, per profile loaded, caused by requests."""
         self.loads: Counter[str] = Counter()
         """Loads caused by requests, per profile."""
+        self.flags = FlagRouting(pool)
+        """Per-request flags (``X-Agent-Flags``): request fields or a variant instance."""
         self.traffic = DemandStats()
         """What the proxy served per profile (fed by the API, read by /metrics and the UI)."""
         self._queues: dict[str, deque[Waiter]] = {}

@@ -76,6 +76,14 @@ class FlagCache:
         """Flags for ``key``; ``fetch`` produces ``--help`` text on a cache miss (None: unknown)."""
         if key in self._parsed:
             return self._parsed[key]
+        text = self.help_text(key, fetch)
+        flags = parse_help(text or "")
+        if flags:
+            self._parsed[key] = flags
+        return flags or None
+
+    def help_text(self, key: str, fetch: Callable[[], str | None]) -> str | None:
+        """The ``--help`` text for ``key``, from the cache or ``fetch`` (None: unknown)."""
         import hashlib  # here: the CLI's forwarding path loads this module and never hashes
 
         path = self.state_dir / "flags" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".txt")
@@ -87,10 +95,7 @@ class FlagCache:
                 return None  # not cached: a failed or empty --help must not stick
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        flags = parse_help(text or "")
-        if flags:
-            self._parsed[key] = flags
-        return flags or None
+        return text
 
 
 def _close(flag: str, known: Iterable[str]) -> list[str]:

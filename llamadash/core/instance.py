@@ -58,7 +58,7 @@ class Instance(SwitchProcedure, Watching):
         The running switch keeps the profile it started with; a queued request whose profile
         was removed fails at once (its caller would otherwise wait for a profile now gone).
         """
-        self.profiles = profiles
+        self.profiles = profiles.keeping_variants(self.profiles)
         queued = self._queued
         if queued is not None and queued.target and profiles.get(queued.target) is None:
             self._queued = None

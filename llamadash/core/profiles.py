@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llamadash.core.inifile import ConfigError, Entry, Section, parse_ini
@@ -87,6 +87,15 @@ class Profile:
     keep_cache: bool = True
     """Save its slots' KV cache when it stops, restore it when it starts again (kv_cache.py)."""
     source: str = ""
+    variant_of: str = ""
+    """The profile this one adds per-request startup flags to (core/agent_flags.py)."""
+    variant_flags: tuple[tuple[str, ...], ...] = ()
+    """Those flags (each with its value), sorted."""
+
+    @property
+    def base_id(self) -> str:
+        """The models.conf profile behind it (its own id unless it is a variant)."""
+        return self.variant_of or self.id
 
     def model_path(self, models_dir: Path) -> Path:
         """The GGUF on the host: absolute as written, else relative to ``models_dir``."""
@@ -117,6 +126,8 @@ class ProfileSet:
     path: Path
     profiles: tuple[Profile, ...]
     settings: tuple[Entry, ...] = ()
+    variants: tuple[Profile, ...] = ()
+    """Profiles with per-request startup flags (not in models.conf, not in the menus)."""
 
     @property
     def production(self) -> tuple[Profile, ...]:
@@ -130,7 +141,30 @@ class ProfileSet:
 
     def get(self, profile_id: str) -> Profile | None:
         """The profile with exactly this id, or None."""
-        return next((p for p in self.profiles if p.id == profile_id), None)
+        found = next((p for p in self.profiles if p.id == profile_id), None)
+        if found is None and "+" in profile_id:
+            found = next((p for p in self.variants if p.id == profile_id), None)
+        return found
+
+    def with_variant(self, variant: Profile) -> ProfileSet:
+        """These profiles and ``variant`` (unchanged if it is here already)."""
+        if self.get(variant.id) is not None:
+            return self
+        return replace(self, variants=(*self.variants, variant))
+
+    def keeping_variants(self, older: ProfileSet) -> ProfileSet:
+        """These (reloaded) profiles with ``older``'s variants, made again from their bases.
+
+        A variant follows its base profile's edits; one whose base is gone goes too.
+        """
+        from llamadash.core.agent_flags import variant_of
+
+        kept = self
+        for old in older.variants:
+            base = self.get(old.variant_of)
+            if base is not None and not base.variant_of:
+                kept = kept.with_variant(variant_of(base, old.variant_flags))
+        return kept
 
     def resolve(self, query: str) -> Profile:
         """Find a profile: exact id → menu number → id prefix → substring → fuzzy.

@@ -291,3 +291,36 @@ async def test_the_proxy_port_serves_only_the_openai_routes(
                                   headers={"Origin": "http://evil.example"})  # fmt: skip
         assert cross.status_code == 403
     assert (await proxy.client.get("/status")).status_code == 200  # the API port has it all
+
+
+async def test_agent_flags_set_request_fields_or_run_a_variant(make_proxy: MakeProxy) -> None:
+    proxy = await make_proxy()
+    body = {"model": "tiny", "prompt": "Once", "n_predict": 2}
+    sampled = await proxy.client.post(
+        "/completion", json=body, headers={"X-Agent-Flags": "--top-k 7 --temp 0.25"}
+    )
+    assert sampled.status_code == 200, sampled.text
+    settings = sampled.json()["generation_settings"]  # what the server really used
+    assert settings["top_k"] == 7 and abs(settings["temperature"] - 0.25) < 1e-6
+    assert sampled.json()["model"] == "tiny"
+    variant = await proxy.client.post(
+        "/completion", json=body, headers={"X-Agent-Flags": "--cache-type-k q8_0 -c 384"}
+    )
+    assert variant.status_code == 200, variant.text
+    variant_id = variant.json()["model"]
+    assert variant_id.startswith("tiny+"), variant_id
+    instance = proxy.engine.pool.find(variant_id)
+    assert instance is not None and instance.last_observation is not None
+    args = instance.last_observation.args
+    assert "--cache-type-k" in args and args[args.index("--cache-type-k") + 1] == "q8_0"
+    assert "384" in args
+    again = await proxy.client.post(
+        "/completion", json=body, headers={"X-Agent-Flags": "-c 384 --cache-type-k q8_0"}
+    )
+    assert again.json()["model"] == variant_id  # the same flags: the same instance
+    for header, says in (("--top-kk 3", "--top-k"), ("--port 1", "set by llamadash")):
+        refused = await proxy.client.post(
+            "/completion", json=body, headers={"X-Agent-Flags": header}
+        )
+        assert refused.status_code == 400, refused.text
+        assert says in refused.json()["error"]["message"]
