@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     switch.add_argument("--restart", action="store_true", help="restart even if already ready")
     _add_pool_verbs(verbs, common)
+    _add_hub_verbs(verbs, common)
     logs = verbs.add_parser("logs", parents=[common], help="server logs")
     logs.add_argument(
         "profile", nargs="?", default=None, help="the instance running it (default: foreground)"
@@ -151,6 +152,27 @@ def _add_pool_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         "restart", parents=[common], help="restart an instance where it runs (all: every one)"
     )
     restart.add_argument("profile", help="id, menu number, prefix or name, or all")
+
+
+def _add_hub_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``pull`` (and the other Hugging Face verbs): models from the Hub."""
+    pull = verbs.add_parser(
+        "pull", parents=[common], help="download a GGUF from Hugging Face into models_dir"
+    )
+    pull.add_argument("ref", metavar="USER/REPO[:QUANT]", help="also hf.co/user/repo:quant")
+    pull.add_argument(
+        "--profile",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ID",
+        help="also add a profile for it to models.conf (default id: repo-quant)",
+    )
+    pull.add_argument(
+        "--include-aux",
+        action="store_true",
+        help="also offer mmproj/imatrix files as quants (skipped by default)",
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

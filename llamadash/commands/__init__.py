@@ -29,6 +29,7 @@ VERBS: dict[str | None, str] = {
     "demo-model": "doctor:demo_model",
     "menu": "menu:menu",
     "complete": "menu:complete",
+    "pull": "hub_pull:pull",
 }
 
 

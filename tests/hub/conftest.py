@@ -1,0 +1,107 @@
+"""Fixtures for the Hub verbs: a stand-in hub, the real CLI in a subprocess, local files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.support.hub_standin import StandinHub, StandinRepo, standin_hub
+
+TINY_REPO = "llamadash-test/tiny-GGUF"
+TEXT_REPO = "llamadash-test/tiny-safetensors"  # no GGUF at all
+GATED_REPO = "llamadash-test/gated-GGUF"
+
+
+@dataclass
+class Ran:
+    """One CLI run."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli_env(endpoint: str, **extra: str) -> dict[str, str]:
+    """The environment of a CLI child: this checkout, the hub at ``endpoint``, no user token."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HUB_OFFLINE")}
+    env.update(
+        PYTHONPATH=str(REPO),
+        HF_ENDPOINT=endpoint,
+        HF_HOME=extra.pop("HF_HOME", env.get("HF_HOME", "/nonexistent-hf-home")),
+        **extra,
+    )
+    return env
+
+
+def run_cli(conf: Path, *argv: str, env: dict[str, str], timeout: float = 300) -> Ran:
+    """``llamadash --models-conf CONF ARGV…`` as a user runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "llamadash", "--models-conf", str(conf), *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def hub_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Local files the stand-in serves: the tiny GGUF (as two quants), parts, a projector."""
+    from tests.support.tiny_gguf import write_tiny_gguf
+
+    folder = tmp_path_factory.mktemp("hubfiles")
+    tiny = write_tiny_gguf(folder / "tiny.gguf", seed=0)
+    other = write_tiny_gguf(folder / "tiny-other.gguf", seed=1)
+    big = folder / "big.bin"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))
+    part1, part2 = folder / "part1.bin", folder / "part2.bin"
+    part1.write_bytes(os.urandom(300_000))
+    part2.write_bytes(os.urandom(200_000))
+    weights = folder / "model.safetensors"
+    weights.write_bytes(b"\0" * 1000)
+    return {"tiny": tiny, "other": other, "big": big, "p1": part1, "p2": part2, "st": weights}
+
+
+@pytest.fixture
+def standin(hub_files: dict[str, Path]) -> Iterator[StandinHub]:
+    """The STAND-IN hub (tests/support/hub_standin.py) with a few repos."""
+    repos = {
+        TINY_REPO: StandinRepo(
+            files={
+                "tiny-Q8_0.gguf": hub_files["other"],
+                "tiny-Q4_K_M.gguf": hub_files["tiny"],
+                "mmproj-tiny-F16.gguf": hub_files["other"],
+                "Q6_K/tiny-Q6_K-00001-of-00002.gguf": hub_files["p1"],
+                "Q6_K/tiny-Q6_K-00002-of-00002.gguf": hub_files["p2"],
+                "big-IQ4_XS.gguf": hub_files["big"],
+            },
+            downloads=1234,
+            likes=5,
+            readme="---\nlicense: mit\n---\n# Tiny GGUF\n\nA random-weight llama for tests.\n",
+        ),
+        TEXT_REPO: StandinRepo(files={"model.safetensors": hub_files["st"]}, downloads=99),
+        GATED_REPO: StandinRepo(files={"g-Q4_K_M.gguf": hub_files["tiny"]}, gated=True),
+    }
+    with standin_hub(StandinHub(repos)) as hub:
+        yield hub
+
+
+@pytest.fixture
+def conf(tmp_path: Path) -> Path:
+    """A models.conf with the user's comments and a models dir beside it."""
+    path = tmp_path / "models.conf"
+    path.write_text(
+        "# my models\n[llamadash]\nmodels_dir = models ; pulled ones go here\n\n"
+        "[old]\nmodel = old.gguf  # not here any more\n"
+    )
+    return path
