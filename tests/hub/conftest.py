@@ -105,3 +105,29 @@ def conf(tmp_path: Path) -> Path:
         "[old]\nmodel = old.gguf  # not here any more\n"
     )
     return path
+
+
+GEMMA_REPO = "google/gemma-3-270m-GGUF"
+OLAH_TINY_REPO = "llamadash-test/tiny-olah-GGUF"
+
+
+@pytest.fixture(scope="session")
+def olah(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterator[str]:
+    """The REAL local mirror (olah) serving the tiny GGUF and Gemma 3 270M; its endpoint."""
+    from tests.conftest import CACHE, missing
+    from tests.support.olah_hub import make_repo, olah_cli, olah_hub
+    from tests.support.tiny_gguf import write_tiny_gguf
+
+    cli = olah_cli(CACHE)
+    if not cli.is_file():
+        missing(f"olah at {cli}", "install it with `make testbed`")
+    if subprocess.run(["git", "lfs", "version"], capture_output=True, check=False).returncode:
+        missing("git-lfs", "install it with `make testbed` (apt-get install git-lfs)")
+    root = tmp_path_factory.mktemp("olah")
+    tiny = write_tiny_gguf(root / "tiny.gguf", seed=2)
+    readme = root / "README.md"
+    readme.write_text("# Tiny for olah\n\nRandom weights.\n")
+    make_repo(root / "mirrors", OLAH_TINY_REPO, {"tiny-F32.gguf": tiny, "README.md": readme})
+    make_repo(root / "mirrors", GEMMA_REPO, {"gemma-3-270m-Q4_K_M.gguf": gemma_gguf})
+    with olah_hub(cli, root, OLAH_TINY_REPO) as url:
+        yield url
