@@ -173,6 +173,17 @@ def _add_hub_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also offer mmproj/imatrix files as quants (skipped by default)",
     )
+    info = verbs.add_parser(
+        "info", parents=[common], help="a Hub repo's quants and sizes, or a local GGUF's metadata"
+    )
+    info.add_argument("target", metavar="USER/REPO|FILE.gguf")
+    search = verbs.add_parser("search", parents=[common], help="GGUF repos on Hugging Face")
+    search.add_argument("words", nargs="+")
+    search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    verbs.add_parser("list", parents=[common], help="models in models_dir, and who uses them")
+    rm = verbs.add_parser("rm", parents=[common], help="remove a pulled model (asks first)")
+    rm.add_argument("ref", metavar="USER/REPO[:QUANT]")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -30,6 +30,10 @@ VERBS: dict[str | None, str] = {
     "menu": "menu:menu",
     "complete": "menu:complete",
     "pull": "hub_pull:pull",
+    "info": "hub_info:info",
+    "search": "hub_info:search",
+    "list": "hub_local:list_models",
+    "rm": "hub_local:rm",
 }
 
 
