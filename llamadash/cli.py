@@ -184,6 +184,17 @@ def _add_hub_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     rm = verbs.add_parser("rm", parents=[common], help="remove a pulled model (asks first)")
     rm.add_argument("ref", metavar="USER/REPO[:QUANT]")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    edit = verbs.add_parser(
+        "profile", parents=[common], help="add, change or remove a profile in models.conf"
+    )
+    edit.add_argument("action", choices=("add", "set", "rm"))
+    edit.add_argument("id", help="the profile id (its [section] name)")
+    edit.add_argument(
+        "values",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="e.g. model=x.gguf ctx=8192 (set: key= removes)",
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -34,6 +34,7 @@ VERBS: dict[str | None, str] = {
     "search": "hub_info:search",
     "list": "hub_local:list_models",
     "rm": "hub_local:rm",
+    "profile": "profile_edit:profile",
 }
 
 

@@ -152,3 +152,42 @@ def test_profile_is_appended_keeping_every_line(standin: StandinHub, conf: Path)
     assert taken.returncode == 2 and "exists already" in taken.stderr
     assert conf.read_text() == after
     assert os.path.exists(conf.parent / "models" / TINY_REPO / "tiny-Q4_K_M.gguf")
+
+
+def test_progress_on_a_terminal_shows_bytes_rate_and_eta(standin: StandinHub, conf: Path) -> None:
+    import pty
+
+    standin.rate = 4_000_000  # ~1.6 s for 6 MiB: several redraws
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llamadash",
+            "--models-conf",
+            str(conf),
+            "pull",
+            f"{TINY_REPO}:IQ4_XS",
+        ],
+        env=cli_env(standin.url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert child.wait(timeout=60) == 0
+    os.close(leader)
+    text = seen.decode()
+    redraws = [part for part in text.split("\r") if "MB/s" in part]
+    assert len(redraws) >= 3, text
+    assert "big-IQ4_XS.gguf" in redraws[-1] and "6.3/6.3 MB" in redraws[-1]
+    assert all("ETA" in part for part in redraws)
