@@ -169,6 +169,11 @@ def _add_hub_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         help="also add a profile for it to models.conf (default id: repo-quant)",
     )
     pull.add_argument(
+        "--fit",
+        action="store_true",
+        help="the largest quant that fits the memory budget (file size + 25%%, an estimate)",
+    )
+    pull.add_argument(
         "--include-aux",
         action="store_true",
         help="also offer mmproj/imatrix files as quants (skipped by default)",

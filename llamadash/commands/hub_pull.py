@@ -12,6 +12,7 @@ from llamadash.commands.common import emit_json, fail
 from llamadash.commands.owner import read_config_lenient
 
 if TYPE_CHECKING:
+    from llamadash.core.settings import Settings
     from llamadash.hub.download import Transfer
     from llamadash.hub.pull import PullPlan
 
@@ -69,11 +70,16 @@ def pull(args: argparse.Namespace) -> int:
         ref = parse_ref(args.ref)
     except BadReferenceError as exc:
         return fail(f"error: {exc}", EXIT_USAGE)
+    if args.fit and ref.quant:
+        return fail(f"error: --fit chooses the quant itself; drop :{ref.quant}", EXIT_USAGE)
     _, settings, _ = read_config_lenient(args)
     progress = ProgressLine(sys.stderr, sys.stderr.isatty() and not args.json)
     try:
+        fit_bytes = _budget(settings) if args.fit else None
         hub = connect()
-        chosen = plan(hub, ref, settings.models_dir, auxiliary=args.include_aux)
+        chosen = plan(
+            hub, ref, settings.models_dir, auxiliary=args.include_aux, fit_bytes=fit_bytes
+        )
         check_disk(chosen)
         started = time.monotonic()
         missing = chosen.missing_bytes
@@ -115,6 +121,20 @@ def pull(args: argparse.Namespace) -> int:
                 f"profile [{profile_id}] added to {args.models_conf}: llamadash switch {profile_id}"
             )
     return 0
+
+
+def _budget(settings: Settings) -> int:
+    """The memory budget --fit fits into (memory_budget / memory_reserve, as the pool's)."""
+    from llamadash.commands.common import gpu_free
+    from llamadash.core.memory import memory_budget
+    from llamadash.hub.remote import HubError
+
+    try:
+        budget = memory_budget(settings.memory_budget, settings.memory_reserve, gpu_free)
+    except (ValueError, OSError) as exc:
+        raise HubError(f"--fit: no memory budget ({exc})") from None
+    print(f"--fit: budget {budget.describe()}", file=sys.stderr)
+    return budget.limit
 
 
 def _add_profile(args: argparse.Namespace, chosen: PullPlan, models_dir: Path) -> str | int:

@@ -16,6 +16,9 @@ from llamadash.hub.remote import Hub, HubError, repo_files
 
 # Kept free beyond the download itself (logs, caches and the system need room too).
 DISK_MARGIN = 512 * 1024 * 1024
+# --fit counts a model as its file size plus this share for the KV cache, compute buffers and
+# the process: an estimate (the metadata is not read before the download), said as one.
+FIT_ALLOWANCE = 0.25
 # A profile's ctx from the trained context, but no more than this: a 128 K context costs
 # gigabytes of KV cache a first run rarely has (the profile's comment says so).
 PROFILE_CTX_CAP = 32768
@@ -58,11 +61,19 @@ def repo_folder(models_dir: Path, repo: str) -> Path:
     return models_dir / user / name
 
 
-def plan(hub: Hub, ref: ModelRef, models_dir: Path, *, auxiliary: bool = False) -> PullPlan:
-    """The quant to pull (the one asked for, else the best ranked).
+def plan(
+    hub: Hub,
+    ref: ModelRef,
+    models_dir: Path,
+    *,
+    auxiliary: bool = False,
+    fit_bytes: int | None = None,
+) -> PullPlan:
+    """The quant to pull: the one asked for, the largest within ``fit_bytes``, or the best.
 
     Raises:
-        HubError: the repo cannot be read, holds no GGUF, or not the quant asked for.
+        HubError: the repo cannot be read, holds no GGUF, not the quant asked for, or none
+            fits ``fit_bytes``.
     """
     files = repo_files(hub, ref.repo)
     available = choices(files, auxiliary=auxiliary)
@@ -71,11 +82,28 @@ def plan(hub: Hub, ref: ModelRef, models_dir: Path, *, auxiliary: bool = False) 
             f"{ref.repo} holds no GGUF model ({len(files)} files):"
             " look for a -GGUF repo of the same model (llamadash search NAME)"
         )
-    chosen = pick(available, ref.quant)
+    chosen = pick(available, ref.quant) if fit_bytes is None else fit(available, fit_bytes)
+    if chosen is None and fit_bytes is not None:
+        smallest = min(available, key=lambda c: c.size)
+        raise HubError(
+            f"no quant of {ref.repo} fits {_gib(fit_bytes)}: the smallest, {smallest.quant},"
+            f" needs about {_gib(needs(smallest))} (file + {FIT_ALLOWANCE:.0%}, an estimate)"
+        )
     if chosen is None:
         have = ", ".join(c.quant for c in available)
         raise HubError(f"{ref.repo} has no quant {ref.quant} (it has: {have})")
     return PullPlan(ref.repo, chosen, repo_folder(models_dir, ref.repo))
+
+
+def needs(choice: QuantChoice) -> int:
+    """The memory a quant is estimated to need for --fit (file size plus FIT_ALLOWANCE)."""
+    return int(choice.size * (1 + FIT_ALLOWANCE))
+
+
+def fit(available: list[QuantChoice], budget: int) -> QuantChoice | None:
+    """The largest quant estimated to fit ``budget`` (the better ranked of equal sizes)."""
+    fitting = [c for c in available if needs(c) <= budget]
+    return max(fitting, key=lambda c: c.size, default=None)  # max keeps the first of ties
 
 
 def check_disk(pull: PullPlan) -> None:

@@ -191,3 +191,28 @@ def test_progress_on_a_terminal_shows_bytes_rate_and_eta(standin: StandinHub, co
     assert len(redraws) >= 3, text
     assert "big-IQ4_XS.gguf" in redraws[-1] and "6.3/6.3 MB" in redraws[-1]
     assert all("ETA" in part for part in redraws)
+
+
+def test_fit_picks_the_largest_quant_within_the_budget(standin: StandinHub, conf: Path) -> None:
+    def pull_fit(budget: str) -> subprocess.CompletedProcess[str]:
+        env = cli_env(standin.url, LLAMADASH_MEMORY_BUDGET=budget)
+        argv = ["--models-conf", str(conf), "pull", TINY_REPO, "--fit", "--json"]
+        return subprocess.run(
+            [sys.executable, "-m", "llamadash", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    big = pull_fit("10MB")  # the 6 MiB IQ4_XS × 1.25 fits in 10 MiB
+    assert big.returncode == 0, big.stderr
+    assert json.loads(big.stdout)["quant"] == "IQ4_XS"
+    assert "--fit: budget 10 MiB (memory_budget)" in big.stderr
+    small = pull_fit("2MB")  # only the ~0.5 MB ones: the best ranked of the largest
+    assert json.loads(small.stdout)["quant"] in ("Q4_K_M", "Q8_0")
+    none = pull_fit("100kB")
+    assert none.returncode == 1 and "no quant of" in none.stderr and "an estimate" in none.stderr
+    both = run_cli(conf, "pull", f"{TINY_REPO}:Q8_0", "--fit", env=cli_env(standin.url))
+    assert both.returncode == 2 and "--fit chooses the quant itself" in both.stderr
