@@ -1,9 +1,9 @@
 """One file from the Hub into place: ``<file>.partial``, resumed with Range, sha256, rename.
 
-Written here on httpx rather than ``hf_hub_download``: measured with huggingface_hub 2.4 (see
-the commit), a pull killed halfway and started again in a new process began again from byte 0
-into its own cache layout, and it cannot write ``models_dir/<user>/<repo>/`` names without a
-second copy. Here the partial file is the only state: any later process continues it (a lock
+Written here (on urllib3, see transport.py) rather than with ``hf_hub_download``: measured
+with huggingface_hub 2.4, a download stopped with SIGINT left no partial file, one killed with
+SIGKILL a 0-byte ``.incomplete`` with a per-process suffix, and the next run sent no Range: it
+started over. Here the partial file is the only state: any later process continues it (a lock
 keeps two from writing it at once), and the file appears under its final name only complete
 and checked.
 """
@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import httpx
-
 from llamadash.hub.remote import Hub, HubError, gated
+from llamadash.hub.transport import Response, TransportError, describe, open_stream
 
-CHUNK = 1 << 20
-CONNECT_TIMEOUT = 15.0
-READ_TIMEOUT = 60.0
+CHUNK = 256 * 1024  # one read, write and hash update per this many bytes
 
 
 @dataclass(frozen=True)
@@ -122,32 +119,34 @@ def _stream(
     headers = dict(hub.headers)
     if progress.done:
         headers["range"] = f"bytes={progress.done}-"
-    timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
     done = progress.done
+    buffer = memoryview(bytearray(CHUNK))
     try:
-        with httpx.stream(
-            "GET", url, headers=headers, timeout=timeout, follow_redirects=True
-        ) as answer:
-            _check_answer(answer, hub, url)
-            if done and answer.status_code == 200:
+        answer = open_stream(url, headers)
+        try:
+            _check_answer(answer, hub, url, headers)
+            if done and answer.status == 200:
                 # The server ignored Range (some mirrors do): start over, cleanly.
                 handle.truncate(0)
                 digest, done = hashlib.sha256(), 0
             progress = Transfer(progress.name, done, progress.total, done)
             listener(progress)
-            for block in answer.iter_bytes(CHUNK):
+            while count := answer.readinto(buffer):
+                block = buffer[:count]
                 handle.write(block)
                 digest.update(block)
-                done += len(block)
+                done += count
                 listener(Transfer(progress.name, done, progress.total, progress.resumed_from))
+        finally:
+            answer.release_conn()
     except KeyboardInterrupt:
         handle.flush()
         raise PullInterrupted(Path(handle.name), done, progress.total) from None
-    except httpx.TransportError as exc:
+    except TransportError as exc:
         handle.flush()
         raise HubError(
             f"{progress.name}: the connection failed after {done:,} of {progress.total:,}"
-            f" bytes ({exc or type(exc).__name__}); run the pull again to continue"
+            f" bytes ({describe(exc)}); run the pull again to continue"
         ) from None
     if done != progress.total:
         raise HubError(
@@ -157,38 +156,38 @@ def _stream(
     return digest
 
 
-def _check_answer(answer: httpx.Response, hub: Hub, url: str) -> None:
+def _check_answer(answer: Response, hub: Hub, url: str, sent: dict[str, str]) -> None:
     """Turn a refusal into its one-line error (the Hub names gated repos in X-Error-Code)."""
-    if answer.status_code in (200, 206):
-        if answer.status_code == 206:
-            _check_content_range(answer)
+    if answer.status in (200, 206):
+        if answer.status == 206:
+            _check_content_range(answer, sent)
         return
     repo = url.removeprefix(hub.endpoint + "/").split("/resolve/", 1)[0]
     code = answer.headers.get("x-error-code", "")
-    if code == "GatedRepo" or (answer.status_code == 403 and "gated" in _text(answer)):
+    if code == "GatedRepo" or (answer.status == 403 and "gated" in _text(answer)):
         raise gated(hub, repo)
-    if answer.status_code in (401, 403):
+    if answer.status in (401, 403):
         raise HubError(
-            f"{repo}: the Hub refused the download ({answer.status_code}"
+            f"{repo}: the Hub refused the download ({answer.status}"
             f" {answer.headers.get('x-error-message', '')}): a private or gated repo needs"
             f" HF_TOKEN (or `hf auth login`); see {hub.page(repo)}"
         )
-    if answer.status_code == 404:
+    if answer.status == 404:
         raise HubError(f"{url}: not on the Hub (404); the repo may have changed: run info")
-    raise HubError(f"{url}: the Hub answered {answer.status_code}")
+    raise HubError(f"{url}: the Hub answered {answer.status}")
 
 
-def _check_content_range(answer: httpx.Response) -> None:
+def _check_content_range(answer: Response, sent: dict[str, str]) -> None:
     # "bytes START-END/TOTAL": a server that resumes elsewhere would corrupt the file.
-    wanted = answer.request.headers.get("range", "bytes=0-").removeprefix("bytes=").split("-")[0]
+    wanted = sent.get("range", "bytes=0-").removeprefix("bytes=").split("-")[0]
     got = answer.headers.get("content-range", "").removeprefix("bytes ").split("-")[0]
     if got != wanted:
         raise HubError(f"the server resumed at byte {got or '?'}, not {wanted}: run it again")
 
 
-def _text(answer: httpx.Response) -> str:
-    with contextlib.suppress(httpx.HTTPError):
-        return answer.read().decode("utf-8", "replace").lower()
+def _text(answer: Response) -> str:
+    with contextlib.suppress(TransportError):
+        return bytes(answer.read(64 * 1024)).decode("utf-8", "replace").lower()
     return ""
 
 

@@ -67,7 +67,7 @@ class StandinHub:
 @contextmanager
 def standin_hub(hub: StandinHub) -> Iterator[StandinHub]:
     """Serve ``hub`` on 127.0.0.1 (a free port) in a thread; ``hub.url`` is its endpoint."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
+    server = _QuietServer(("127.0.0.1", 0), _handler(hub))
     server.daemon_threads = True
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -77,6 +77,16 @@ def standin_hub(hub: StandinHub) -> Iterator[StandinHub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a pull stopped with Ctrl-C) is normal here, not a traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _handler(hub: StandinHub) -> type[BaseHTTPRequestHandler]:
