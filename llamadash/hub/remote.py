@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +126,14 @@ def search(hub: Hub, words: str, limit: int) -> list[SearchHit]:
         )
         hits = [_hit(model) for model in found]
     except Exception as exc:
+        from huggingface_hub import errors
+
+        if isinstance(exc, errors.HfHubHTTPError):
+            # A refusal of the search itself (no repo is named): a mirror without search.
+            raise HubError(
+                f"{hub.endpoint} did not answer the search ({_first_line(exc)}); a mirror may"
+                " not offer search: try info USER/REPO"
+            ) from None
         raise translate(exc, hub, words) from None
     return [hit for hit in hits if hit.gguf_files]
 
@@ -194,7 +203,8 @@ def _hit(model: Any) -> SearchHit:
 def _is_transport_error(exc: BaseException) -> bool:
     # The Hub client uses its own HTTP package (httpx2 today, httpx before): match by name,
     # so a change of its transport does not turn "network down" into a traceback.
-    return isinstance(exc, OSError) or any(
+    # (Its HTTP errors are OSErrors too: only connection-level ones count here.)
+    return isinstance(exc, ConnectionError | TimeoutError | socket.gaierror) or any(
         cls.__name__ == "TransportError" for cls in type(exc).__mro__
     )
 

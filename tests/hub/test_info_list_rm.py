@@ -120,3 +120,10 @@ def _wait_healthy(port: int) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError("llama-server did not become healthy")
+
+
+def test_search_on_a_mirror_without_search_says_so(olah: str, tmp_path: Path) -> None:
+    """Asked of the REAL mirror (olah), which refuses searches (401)."""
+    ran = run_cli(tmp_path / "models.conf", "search", "gemma", env=cli_env(olah))
+    assert ran.returncode == 1 and "did not answer the search" in ran.stderr, ran.stderr
+    assert "try info USER/REPO" in ran.stderr and "Traceback" not in ran.stderr
