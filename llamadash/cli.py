@@ -159,7 +159,11 @@ def _add_hub_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     pull = verbs.add_parser(
         "pull", parents=[common], help="download a GGUF from Hugging Face into models_dir"
     )
-    pull.add_argument("ref", metavar="USER/REPO[:QUANT]", help="also hf.co/user/repo:quant")
+    pull.add_argument(
+        "ref",
+        metavar="USER/REPO[:QUANT]|PROFILE",
+        help="also hf.co/user/repo:quant; a profile id: the model its hf = … names",
+    )
     pull.add_argument(
         "--profile",
         nargs="?",

@@ -24,8 +24,9 @@ def info(args: argparse.Namespace) -> int:
 
 
 def _info_repo(args: argparse.Namespace) -> int:
+    from llamadash.core.model_ref import BadReferenceError, parse_ref
     from llamadash.hub.pull import repo_folder
-    from llamadash.hub.quants import BadReferenceError, choices, parse_ref
+    from llamadash.hub.quants import choices
     from llamadash.hub.remote import HubError, card_excerpt, connect, repo_files
 
     try:

@@ -52,8 +52,8 @@ def list_models(args: argparse.Namespace) -> int:
 
 def rm(args: argparse.Namespace) -> int:
     """Remove a pulled model (asks first); refuses one a running server has loaded."""
+    from llamadash.core.model_ref import BadReferenceError, parse_ref
     from llamadash.hub.local import local_models, matching, partials_of, servers_using
-    from llamadash.hub.quants import BadReferenceError, parse_ref
 
     try:
         ref = parse_ref(args.ref)

@@ -61,18 +61,28 @@ class ProgressLine:
 
 def pull(args: argparse.Namespace) -> int:
     """Pull a model; with ``--profile`` append a profile for it to models.conf."""
+    from llamadash.core.model_ref import BadReferenceError, parse_ref
     from llamadash.hub.download import PullInterrupted
-    from llamadash.hub.pull import check_disk, plan, run
-    from llamadash.hub.quants import BadReferenceError, parse_ref
+    from llamadash.hub.pull import check_disk, for_profile_model, plan, run
     from llamadash.hub.remote import HubError, connect
 
+    profiles, settings, _ = read_config_lenient(args)
+    for_profile = None
+    if "/" not in args.ref and (for_profile := profiles.get(args.ref)) is not None:
+        if not for_profile.hf:
+            return fail(
+                f"error: profile [{for_profile.id}] names no source: add one with"
+                f" llamadash profile set {for_profile.id} hf=USER/REPO:QUANT",
+                EXIT_USAGE,
+            )
+        if args.profile is not None:
+            return fail("error: --profile adds a profile; this one exists", EXIT_USAGE)
     try:
-        ref = parse_ref(args.ref)
+        ref = parse_ref(for_profile.hf if for_profile else args.ref)
     except BadReferenceError as exc:
         return fail(f"error: {exc}", EXIT_USAGE)
     if args.fit and ref.quant:
         return fail(f"error: --fit chooses the quant itself; drop :{ref.quant}", EXIT_USAGE)
-    _, settings, _ = read_config_lenient(args)
     progress = ProgressLine(sys.stderr, sys.stderr.isatty() and not args.json)
     try:
         fit_bytes = _budget(settings) if args.fit else None
@@ -80,6 +90,8 @@ def pull(args: argparse.Namespace) -> int:
         chosen = plan(
             hub, ref, settings.models_dir, auxiliary=args.include_aux, fit_bytes=fit_bytes
         )
+        if for_profile is not None:
+            chosen = for_profile_model(chosen, for_profile.model_path(settings.models_dir))
         check_disk(chosen)
         started = time.monotonic()
         missing = chosen.missing_bytes

@@ -6,12 +6,14 @@ flattened: the parts of a split model stay together and keep the names llama.cpp
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from llamadash.core.model_ref import ModelRef
 from llamadash.hub.download import Listener, fetch, partial_path
-from llamadash.hub.quants import ModelRef, QuantChoice, RemoteFile, choices, pick
+from llamadash.hub.quants import QuantChoice, RemoteFile, choices, pick
 from llamadash.hub.remote import Hub, HubError, repo_files
 
 # Kept free beyond the download itself (logs, caches and the system need room too).
@@ -95,6 +97,21 @@ def plan(
     return PullPlan(ref.repo, chosen, repo_folder(models_dir, ref.repo))
 
 
+def for_profile_model(pull: PullPlan, model: Path) -> PullPlan:
+    """The plan landing where a profile's ``model`` points (its folder, the Hub's file names).
+
+    Raises:
+        HubError: the profile names another file than the one the Hub offers.
+    """
+    moved = dataclasses.replace(pull, folder=model.parent)
+    if moved.model != model:
+        raise HubError(
+            f"{pull.repo} {pull.choice.quant} is {moved.model.name}, but the profile's model is"
+            f" {model.name}: set model = … to the pulled file, or hf = … to another quant"
+        )
+    return moved
+
+
 def needs(choice: QuantChoice) -> int:
     """The memory a quant is estimated to need for --fit (file size plus FIT_ALLOWANCE)."""
     return int(choice.size * (1 + FIT_ALLOWANCE))
@@ -147,6 +164,7 @@ def profile_values(pull: PullPlan, models_dir: Path) -> tuple[dict[str, str], st
     values = {
         "name": f"{pull.repo.split('/', 1)[1]} ({pull.choice.quant})",
         "model": str(pull.model.relative_to(models_dir)),
+        "hf": f"{pull.repo}:{pull.choice.quant}",
     }
     note = ""
     if isinstance(trained, int) and trained > 0:

@@ -1,4 +1,4 @@
-"""Model references (``user/repo:quant``) and quant names: parsing, ranking, grouping files.
+"""Quant names: parsing, ranking, grouping a repo's files into the models it offers.
 
 A repo usually holds one GGUF per quant (``model.Q4_K_M.gguf``, ``model-q4_k_m.gguf``,
 ``model-UD-Q4_K_XL.gguf``), sometimes split into parts (``…-00001-of-00003.gguf``) and often
@@ -43,23 +43,6 @@ _QUANT = re.compile(
     re.IGNORECASE,
 )
 _SPLIT = re.compile(r"-(?P<index>\d{5})-of-(?P<count>\d{5})$")
-_REF = re.compile(r"^(?P<user>[\w.-]+)/(?P<repo>[\w.-]+?)(?::(?P<quant>[\w.-]+))?$")
-_HOST_PREFIXES = ("https://", "http://", "hf.co/", "huggingface.co/")
-
-
-class BadReferenceError(ValueError):
-    """A model reference that is not ``user/repo[:quant]``."""
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """``user/repo`` and an optional quant, as typed on the command line."""
-
-    repo: str
-    quant: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.repo}:{self.quant}" if self.quant else self.repo
 
 
 @dataclass(frozen=True)
@@ -87,27 +70,6 @@ class QuantChoice:
     def first(self) -> RemoteFile:
         """The file llama-server is given (the first part of a split model)."""
         return self.files[0]
-
-
-def parse_ref(text: str) -> ModelRef:
-    """``user/repo``, ``user/repo:Q4_K_M``, ``hf.co/user/repo:quant`` or a Hub URL.
-
-    Raises:
-        BadReferenceError: anything else (the message shows the accepted spellings).
-    """
-    rest = text.strip()
-    for prefix in _HOST_PREFIXES:
-        if rest.lower().startswith(prefix):
-            rest = rest[len(prefix) :]
-            rest = rest.split("/", 1)[1] if prefix.startswith("http") and "/" in rest else rest
-            break
-    match = _REF.match(rest.rstrip("/"))
-    if match is None:
-        raise BadReferenceError(
-            f"not a model reference: {text!r} (want user/repo or user/repo:QUANT,"
-            " e.g. unsloth/gemma-3-270m-it-GGUF:Q4_K_M)"
-        )
-    return ModelRef(f"{match['user']}/{match['repo']}", match["quant"])
 
 
 def quant_of(filename: str) -> str | None:

@@ -145,7 +145,7 @@ def test_profile_is_appended_keeping_every_line(standin: StandinHub, conf: Path)
     assert after.startswith(before)
     assert after[len(before) :] == (
         "\n[tiny-q4_k_m]\nname = tiny-GGUF (Q4_K_M)\n"
-        f"model = {TINY_REPO}/tiny-Q4_K_M.gguf\nctx = 2048\n"
+        f"model = {TINY_REPO}/tiny-Q4_K_M.gguf\nhf = {TINY_REPO}:Q4_K_M\nctx = 2048\n"
     )
     assert "llamadash switch tiny-q4_k_m" in ran.stdout
     taken = run_cli(conf, "pull", TINY_REPO, "--profile", "old", env=cli_env(standin.url))
@@ -216,3 +216,25 @@ def test_fit_picks_the_largest_quant_within_the_budget(standin: StandinHub, conf
     assert none.returncode == 1 and "no quant of" in none.stderr and "an estimate" in none.stderr
     both = run_cli(conf, "pull", f"{TINY_REPO}:Q8_0", "--fit", env=cli_env(standin.url))
     assert both.returncode == 2 and "--fit chooses the quant itself" in both.stderr
+
+
+def test_pull_a_profile_fetches_the_model_its_hf_key_names(standin: StandinHub, conf: Path) -> None:
+    env = cli_env(standin.url)
+    with conf.open("a") as handle:
+        handle.write(
+            f"\n[t]\nmodel = {TINY_REPO}/tiny-Q4_K_M.gguf\nhf = hf.co/{TINY_REPO}:q4_k_m\n"
+            f"\n[wrong]\nmodel = {TINY_REPO}/tiny-Q4_K_M.gguf\nhf = {TINY_REPO}:Q8_0\n"
+        )
+    listed = run_cli(conf, "models", env=env)
+    assert "[model missing: llamadash pull t]" in listed.stdout, listed.stdout
+    assert "[model missing]" in listed.stdout  # [old] names no source
+    ran = run_cli(conf, "pull", "t", "--json", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["path"] == str(
+        conf.parent / "models" / TINY_REPO / "tiny-Q4_K_M.gguf"
+    )
+    assert "[model missing: llamadash pull t]" not in run_cli(conf, "models", env=env).stdout
+    wrong = run_cli(conf, "pull", "wrong", env=env)
+    assert wrong.returncode == 1 and "but the profile's model is tiny-Q4_K_M.gguf" in wrong.stderr
+    no_source = run_cli(conf, "pull", "old", env=env)
+    assert no_source.returncode == 2 and "profile set old hf=USER/REPO:QUANT" in no_source.stderr

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from llamadash.hub.quants import (
-    BadReferenceError,
-    ModelRef,
-    RemoteFile,
-    choices,
-    parse_ref,
-    pick,
-    quant_of,
-)
+from llamadash.core.model_ref import BadReferenceError, ModelRef, parse_ref
+from llamadash.hub.quants import RemoteFile, choices, pick, quant_of
 
 
 @pytest.mark.parametrize(
@@ -72,3 +65,13 @@ def test_ranking_splits_and_projectors() -> None:
     assert pick(found, "q8-0") == found[2]
     assert pick(found, "Q2_K") is None
     assert "F16" in [c.quant for c in choices(files, auxiliary=True)]
+
+
+def test_a_profiles_hf_key_is_checked_when_models_conf_loads() -> None:
+    from llamadash.core.inifile import ConfigError
+    from llamadash.core.profiles import parse_profiles
+
+    good = parse_profiles("[a]\nmodel = a.gguf\nhf = hf.co/u/r-GGUF:Q4_K_M\n").get("a")
+    assert good is not None and good.hf == "hf.co/u/r-GGUF:Q4_K_M"
+    with pytest.raises(ConfigError, match=r"models.conf:3: key 'hf': not a model reference"):
+        parse_profiles("[a]\nmodel = a.gguf\nhf = just-a-name\n")
