@@ -93,3 +93,19 @@ async def test_pulled_gemma_loads_in_llama_server_and_answers(
     )
     assert answer.status_code == 200
     assert answer.json()["content"].strip()
+
+
+def test_a_mirror_that_ignores_range_restarts_the_partial_cleanly(
+    olah: str, tmp_path: Path
+) -> None:
+    """The REAL mirror (olah) answers a Range request with 200 and the whole file."""
+    partial = tmp_path / "models" / OLAH_TINY_REPO / "tiny-F32.gguf.partial"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"left over from an older, different download" * 100)
+    ran = run_cli(tmp_path / "models.conf", "pull", OLAH_TINY_REPO, "--json", env=cli_env(olah))
+    assert ran.returncode == 0, ran.stderr
+    pulled = Path(json.loads(ran.stdout)["path"])
+    assert not partial.exists()
+    from llamadash.core.gguf_header import read_metadata
+
+    assert read_metadata(pulled)["general.architecture"] == "llama"  # whole and well-formed

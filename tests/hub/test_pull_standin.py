@@ -238,3 +238,44 @@ def test_pull_a_profile_fetches_the_model_its_hf_key_names(standin: StandinHub, 
     assert wrong.returncode == 1 and "but the profile's model is tiny-Q4_K_M.gguf" in wrong.stderr
     no_source = run_cli(conf, "pull", "old", env=env)
     assert no_source.returncode == 2 and "profile set old hf=USER/REPO:QUANT" in no_source.stderr
+
+
+def test_a_dropped_connection_keeps_the_partial_and_the_next_pull_continues(
+    standin: StandinHub, conf: Path, hub_files: dict[str, Path]
+) -> None:
+    env = cli_env(standin.url)
+    standin.drop_after = 2_000_000
+    dropped = run_cli(conf, "pull", f"{TINY_REPO}:IQ4_XS", env=env)
+    assert dropped.returncode == 1, dropped.stderr
+    assert "the connection failed after 2,000,000 of 6,291,456 bytes" in dropped.stderr
+    assert "run the pull again to continue" in dropped.stderr and "Traceback" not in dropped.stderr
+    partial = conf.parent / "models" / TINY_REPO / "big-IQ4_XS.gguf.partial"
+    assert partial.stat().st_size == 2_000_000
+    standin.drop_after = 0
+    again = run_cli(conf, "pull", f"{TINY_REPO}:IQ4_XS", env=env)
+    assert again.returncode == 0, again.stderr
+    assert sha256(partial.with_suffix("")) == sha256(hub_files["big"])
+
+
+def test_a_second_pull_of_the_same_file_waits_its_turn(standin: StandinHub, conf: Path) -> None:
+    standin.rate = 2_000_000  # ~3 s: the first is still writing when the second starts
+    argv = [
+        sys.executable,
+        "-m",
+        "llamadash",
+        "--models-conf",
+        str(conf),
+        "pull",
+        f"{TINY_REPO}:IQ4_XS",
+    ]
+    first = subprocess.Popen(
+        argv, env=cli_env(standin.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    partial = conf.parent / "models" / TINY_REPO / "big-IQ4_XS.gguf.partial"
+    deadline = time.monotonic() + 30
+    while not (partial.is_file() and partial.stat().st_size > 0):
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = run_cli(conf, "pull", f"{TINY_REPO}:IQ4_XS", env=cli_env(standin.url))
+    assert second.returncode == 1 and "another pull is writing" in second.stderr
+    assert first.wait(timeout=60) == 0

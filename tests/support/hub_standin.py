@@ -50,6 +50,7 @@ class StandinHub:
     repos: dict[str, StandinRepo]
     allowed_token: str = "hf_granted"
     rate: float = 0.0  # bytes/s per download (0: as fast as it goes), to interrupt one midway
+    drop_after: int = 0  # close a download's connection after this many bytes (0: never)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, range
     url: str = ""
     _sha: dict[Path, str] = field(default_factory=dict)
@@ -164,7 +165,7 @@ def _handler(hub: StandinHub) -> type[BaseHTTPRequestHandler]:
             sent = 0
             with local.open("rb") as handle:
                 handle.seek(start)
-                while block := handle.read(CHUNK):
+                while block := handle.read(self._next_read(sent)):
                     try:
                         self.wfile.write(block)
                     except (BrokenPipeError, ConnectionResetError):
@@ -172,6 +173,11 @@ def _handler(hub: StandinHub) -> type[BaseHTTPRequestHandler]:
                     sent += len(block)
                     if hub.rate:  # pace the stream: sleep until this many bytes are due
                         time.sleep(max(0.0, sent / hub.rate - (time.monotonic() - began)))
+            if hub.drop_after and sent >= hub.drop_after:  # the network went away midway
+                self.close_connection = True
+
+        def _next_read(self, sent: int) -> int:
+            return min(CHUNK, hub.drop_after - sent) if hub.drop_after else CHUNK
 
         def _json(self, status: int, data: object) -> None:
             self._bytes(status, json.dumps(data).encode(), "application/json", True)
