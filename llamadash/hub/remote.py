@@ -13,9 +13,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from llamadash.hub.quants import RemoteFile
+from llamadash.hub.transport import TransportError, describe, fetch_small
 
 REACH_TIMEOUT = 5.0
 CARD_LINES = 8
@@ -76,10 +75,10 @@ def check_reachable(hub: Hub) -> None:
         HubError: no connection (any HTTP answer counts as reachable).
     """
     try:
-        httpx.head(hub.endpoint, timeout=REACH_TIMEOUT)
-    except httpx.TransportError as exc:
+        fetch_small(hub.endpoint, {}, method="HEAD", timeout=REACH_TIMEOUT)
+    except TransportError as exc:
         raise HubError(
-            f"cannot reach {hub.endpoint} ({exc or type(exc).__name__}): check the network"
+            f"cannot reach {hub.endpoint} ({describe(exc)}): check the network"
             " (or HF_ENDPOINT for a mirror)"
         ) from None
 
@@ -141,14 +140,12 @@ def search(hub: Hub, words: str, limit: int) -> list[SearchHit]:
 def card_excerpt(hub: Hub, repo: str) -> str:
     """The first lines of the model card's text ('' when it has none or it cannot be read)."""
     try:
-        answer = httpx.get(
-            hub.file_url(repo, "README.md"), headers=hub.headers, timeout=10, follow_redirects=True
-        )
-    except httpx.HTTPError:
+        status, body = fetch_small(hub.file_url(repo, "README.md"), hub.headers)
+    except TransportError:
         return ""
-    if answer.status_code != 200:
+    if status != 200:
         return ""
-    text = answer.text
+    text = body.decode("utf-8", "replace")
     if text.startswith("---"):  # YAML front matter: metadata, not prose
         end = text.find("\n---", 3)
         text = text[end + 4 :] if end >= 0 else ""

@@ -257,7 +257,9 @@ def test_a_dropped_connection_keeps_the_partial_and_the_next_pull_continues(
     assert sha256(partial.with_suffix("")) == sha256(hub_files["big"])
 
 
-def test_a_second_pull_of_the_same_file_is_refused_while_the_first_writes(standin: StandinHub, conf: Path) -> None:
+def test_a_second_pull_of_the_same_file_is_refused_while_the_first_writes(
+    standin: StandinHub, conf: Path
+) -> None:
     standin.rate = 2_000_000  # ~3 s: the first is still writing when the second starts
     argv = [
         sys.executable,
