@@ -281,3 +281,16 @@ def test_a_second_pull_of_the_same_file_is_refused_while_the_first_writes(
     second = run_cli(conf, "pull", f"{TINY_REPO}:IQ4_XS", env=cli_env(standin.url))
     assert second.returncode == 1 and "another pull is writing" in second.stderr
     assert first.wait(timeout=60) == 0
+
+
+def test_switching_to_a_missing_model_with_a_source_says_how_to_get_it(
+    standin: StandinHub, conf: Path, llama_server_bin: Path
+) -> None:
+    with conf.open("a") as handle:
+        handle.write(f"\n[t]\nmodel = {TINY_REPO}/tiny-Q4_K_M.gguf\nhf = {TINY_REPO}:Q4_K_M\n")
+    env = cli_env(standin.url, LLAMA_SERVER=str(llama_server_bin), LLAMADASH_RUNTIME="process")
+    env["LLAMADASH_STATE_DIR"] = str(conf.parent / "state")
+    env["LLAMADASH_PROJECT_NAME"] = f"hubtest-{os.getpid()}"  # never another llamadash's
+    ran = run_cli(conf, "switch", "t", env=env)
+    assert ran.returncode == 1, ran.stderr
+    assert "model file not found" in ran.stderr and "get it with: llamadash pull t" in ran.stderr
