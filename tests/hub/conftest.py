@@ -98,10 +98,14 @@ def standin(hub_files: dict[str, Path]) -> Iterator[StandinHub]:
 
 @pytest.fixture
 def conf(tmp_path: Path) -> Path:
-    """A models.conf with the user's comments and a models dir beside it."""
+    """A models.conf with the user's comments and a models dir beside it.
+
+    Its own state dir and project: a verb never finds (or forwards to) another llamadash.
+    """
     path = tmp_path / "models.conf"
     path.write_text(
-        "# my models\n[llamadash]\nmodels_dir = models ; pulled ones go here\n\n"
+        "# my models\n[llamadash]\nmodels_dir = models ; pulled ones go here\n"
+        f"state_dir = {tmp_path / 'state'}\nproject_name = hubtest-{tmp_path.name}\n\n"
         "[old]\nmodel = old.gguf  # not here any more\n"
     )
     return path

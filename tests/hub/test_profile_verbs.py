@@ -21,7 +21,9 @@ ctx = 8192  # enough for now
 def test_add_set_rm_keep_every_other_line(tmp_path: Path) -> None:
     conf = tmp_path / "models.conf"
     conf.write_text(CONF)
-    env = cli_env("http://127.0.0.1:9")
+    # its own state dir and project: `models` never asks another llamadash
+    env = cli_env("http://127.0.0.1:9", LLAMADASH_STATE_DIR=str(tmp_path / "state"))
+    env["LLAMADASH_PROJECT_NAME"] = f"hubtest-{tmp_path.name}"
     added = run_cli(conf, "profile", "add", "small", "model=s.gguf", "ctx=2048", env=env)
     assert added.returncode == 0, added.stderr
     assert conf.read_text() == CONF + "\n[small]\nmodel = s.gguf\nctx = 2048\n"

@@ -289,8 +289,6 @@ def test_switching_to_a_missing_model_with_a_source_says_how_to_get_it(
     with conf.open("a") as handle:
         handle.write(f"\n[t]\nmodel = {TINY_REPO}/tiny-Q4_K_M.gguf\nhf = {TINY_REPO}:Q4_K_M\n")
     env = cli_env(standin.url, LLAMA_SERVER=str(llama_server_bin), LLAMADASH_RUNTIME="process")
-    env["LLAMADASH_STATE_DIR"] = str(conf.parent / "state")
-    env["LLAMADASH_PROJECT_NAME"] = f"hubtest-{os.getpid()}"  # never another llamadash's
     ran = run_cli(conf, "switch", "t", env=env)
     assert ran.returncode == 1, ran.stderr
     assert "model file not found" in ran.stderr and "get it with: llamadash pull t" in ran.stderr
