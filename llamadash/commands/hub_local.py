@@ -76,10 +76,13 @@ def rm(args: argparse.Namespace) -> int:
     listed = ", ".join(f"{m.quant or m.path.name} ({human(m.size)})" for m in found)
     if not args.yes and not _confirm(f"remove {ref.repo}: {listed}? [y/N] "):
         return fail("nothing removed (pass --yes to remove without asking)", EXIT_FAILED)
-    for model in found:
-        for path in (*model.files, *partials_of(model)):
-            path.unlink(missing_ok=True)
-        _prune(model.path.parent, models_dir)
+    try:
+        for model in found:
+            for path in (*model.files, *partials_of(model)):
+                path.unlink(missing_ok=True)
+            _prune(model.path.parent, models_dir)
+    except OSError as exc:
+        return fail(f"error: cannot remove {exc.filename}: {exc.strerror or exc}", EXIT_FAILED)
     if args.json:
         emit_json({"removed": [str(f) for m in found for f in m.files]})
     else:

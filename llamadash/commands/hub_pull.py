@@ -12,6 +12,8 @@ from llamadash.commands.common import emit_json, fail
 from llamadash.commands.owner import read_config_lenient
 
 if TYPE_CHECKING:
+    from llamadash.core.model_ref import ModelRef
+    from llamadash.core.profiles import Profile, ProfileSet
     from llamadash.core.settings import Settings
     from llamadash.hub.download import Transfer
     from llamadash.hub.pull import PullPlan
@@ -59,30 +61,21 @@ class ProgressLine:
             self.stream.flush()
 
 
+class _UsageError(Exception):
+    """The command line asks for something that cannot be pulled (exit 2)."""
+
+
 def pull(args: argparse.Namespace) -> int:
     """Pull a model; with ``--profile`` append a profile for it to models.conf."""
-    from llamadash.core.model_ref import BadReferenceError, parse_ref
     from llamadash.hub.download import PullInterrupted
     from llamadash.hub.pull import check_disk, for_profile_model, plan, run
     from llamadash.hub.remote import HubError, connect
 
     profiles, settings, _ = read_config_lenient(args)
-    for_profile = None
-    if "/" not in args.ref and (for_profile := profiles.get(args.ref)) is not None:
-        if not for_profile.hf:
-            return fail(
-                f"error: profile [{for_profile.id}] names no source: add one with"
-                f" llamadash profile set {for_profile.id} hf=USER/REPO:QUANT",
-                EXIT_USAGE,
-            )
-        if args.profile is not None:
-            return fail("error: --profile adds a profile; this one exists", EXIT_USAGE)
     try:
-        ref = parse_ref(for_profile.hf if for_profile else args.ref)
-    except BadReferenceError as exc:
+        ref, for_profile = _what_to_pull(args, profiles)
+    except _UsageError as exc:
         return fail(f"error: {exc}", EXIT_USAGE)
-    if args.fit and ref.quant:
-        return fail(f"error: --fit chooses the quant itself; drop :{ref.quant}", EXIT_USAGE)
     progress = ProgressLine(sys.stderr, sys.stderr.isatty() and not args.json)
     try:
         fit_bytes = _budget(settings) if args.fit else None
@@ -106,6 +99,13 @@ def pull(args: argparse.Namespace) -> int:
     except HubError as exc:
         progress.end()
         return fail(f"error: {exc}", EXIT_FAILED)
+    except OSError as exc:  # the disk: full, read-only, a file where a folder should be
+        progress.end()
+        return fail(
+            f"error: cannot write {exc.filename or settings.models_dir}: {exc.strerror or exc}"
+            " (a partial download is kept; run the pull again once fixed)",
+            EXIT_FAILED,
+        )
     progress.end()
     seconds = time.monotonic() - started
     profile_id = (
@@ -113,26 +113,59 @@ def pull(args: argparse.Namespace) -> int:
     )
     if isinstance(profile_id, int):
         return profile_id
-    result = {
-        "repo": chosen.repo,
-        "quant": chosen.choice.quant,
-        "path": str(chosen.model),
-        "files": [str(chosen.target(f)) for f in chosen.choice.files],
-        "size": chosen.choice.size,
-        "downloaded": missing,
-        "seconds": round(seconds, 3),
-        "profile": profile_id,
-    }
-    if args.json:
-        emit_json(result)
-    else:
-        fetched = f"{missing / 1e6:.1f} MB in {seconds:.1f}s" if missing else "already here"
-        print(f"{chosen.repo} {chosen.choice.quant} → {chosen.model} ({fetched})")
-        if profile_id:
-            print(
-                f"profile [{profile_id}] added to {args.models_conf}: llamadash switch {profile_id}"
-            )
+    _report(args, chosen, missing, seconds, profile_id)
     return 0
+
+
+def _what_to_pull(
+    args: argparse.Namespace, profiles: ProfileSet
+) -> tuple[ModelRef, Profile | None]:
+    """The reference asked for, or the ``hf`` source of the profile named instead.
+
+    Raises:
+        _UsageError: not a reference, a profile without a source, --fit with a quant.
+    """
+    from llamadash.core.model_ref import BadReferenceError, parse_ref
+
+    for_profile = profiles.get(args.ref) if "/" not in args.ref else None
+    if for_profile is not None and not for_profile.hf:
+        raise _UsageError(
+            f"profile [{for_profile.id}] names no source: add one with"
+            f" llamadash profile set {for_profile.id} hf=USER/REPO:QUANT"
+        )
+    if for_profile is not None and args.profile is not None:
+        raise _UsageError("--profile adds a profile; this one exists")
+    try:
+        ref = parse_ref(for_profile.hf if for_profile else args.ref)
+    except BadReferenceError as exc:
+        raise _UsageError(str(exc)) from None
+    if args.fit and ref.quant:
+        raise _UsageError(f"--fit chooses the quant itself; drop :{ref.quant}")
+    return ref, for_profile
+
+
+def _report(
+    args: argparse.Namespace, chosen: PullPlan, missing: int, seconds: float, profile: str | None
+) -> None:
+    """What was pulled, as JSON or one line (and how to start it when a profile was added)."""
+    if args.json:
+        emit_json(
+            {
+                "repo": chosen.repo,
+                "quant": chosen.choice.quant,
+                "path": str(chosen.model),
+                "files": [str(chosen.target(f)) for f in chosen.choice.files],
+                "size": chosen.choice.size,
+                "downloaded": missing,
+                "seconds": round(seconds, 3),
+                "profile": profile,
+            }
+        )
+        return
+    fetched = f"{missing / 1e6:.1f} MB in {seconds:.1f}s" if missing else "already here"
+    print(f"{chosen.repo} {chosen.choice.quant} → {chosen.model} ({fetched})")
+    if profile:
+        print(f"profile [{profile}] added to {args.models_conf}: llamadash switch {profile}")
 
 
 def _budget(settings: Settings) -> int:

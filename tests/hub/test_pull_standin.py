@@ -292,3 +292,15 @@ def test_switching_to_a_missing_model_with_a_source_says_how_to_get_it(
     ran = run_cli(conf, "switch", "t", env=env)
     assert ran.returncode == 1, ran.stderr
     assert "model file not found" in ran.stderr and "get it with: llamadash pull t" in ran.stderr
+
+
+def test_an_unwritable_models_dir_is_one_line_not_a_traceback(
+    standin: StandinHub, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where models_dir should be\n")
+    conf = tmp_path / "models.conf"
+    conf.write_text(f"[llamadash]\nmodels_dir = {blocker}\nstate_dir = {tmp_path / 'state'}\n")
+    ran = run_cli(conf, "pull", TINY_REPO, env=cli_env(standin.url))
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
+    assert f"error: cannot write {blocker}" in ran.stderr
