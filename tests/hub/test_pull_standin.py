@@ -100,7 +100,15 @@ def test_gated_repo_says_where_to_accept_the_licence(standin: StandinHub, conf: 
     assert wrong.returncode == 1 and "your token has no access yet" in wrong.stderr
     granted = run_cli(conf, "pull", GATED_REPO, env=cli_env(standin.url, HF_TOKEN="hf_granted"))
     assert granted.returncode == 0, granted.stderr
-    assert (conf.parent / "models" / GATED_REPO / "g-Q4_K_M.gguf").is_file()
+    pulled = conf.parent / "models" / GATED_REPO / "g-Q4_K_M.gguf"
+    assert pulled.is_file()
+    pulled.unlink()
+    home = conf.parent / "hf-home"  # the token file `hf auth login` writes, no HF_TOKEN
+    home.mkdir()
+    (home / "token").write_text("hf_granted\n")
+    from_file = run_cli(conf, "pull", GATED_REPO, env=cli_env(standin.url, HF_HOME=str(home)))
+    assert from_file.returncode == 0, from_file.stderr
+    assert pulled.is_file()
 
 
 def test_clear_errors_never_a_traceback(standin: StandinHub, conf: Path) -> None:
