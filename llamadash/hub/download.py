@@ -76,6 +76,9 @@ def fetch(
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise HubError(f"another pull is writing {partial} right now") from None
+        if _finished_meanwhile(target, size, handle):  # by the pull that held the lock
+            partial.unlink(missing_ok=True)
+            return
         digest, offset = _resume_state(handle, size)
         if offset < size:
             start = Transfer(target.name, offset, size, offset)
@@ -90,6 +93,12 @@ def fetch(
             )
         os.replace(partial, target)
     _fsync_dir(target.parent)
+
+
+def _finished_meanwhile(target: Path, size: int, handle: BinaryIO) -> bool:
+    """Another process completed ``target`` while this one waited (our partial is new)."""
+    handle.seek(0, os.SEEK_END)
+    return handle.tell() == 0 and target.is_file() and target.stat().st_size == size
 
 
 def _resume_state(handle: BinaryIO, size: int) -> tuple[hashlib._Hash, int]:
