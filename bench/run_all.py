@@ -14,6 +14,7 @@ BENCHES = (
     "bench_ui_cpu.py",
     "bench_cli.py",
     "bench_proxy.py",
+    "bench_pull.py",
 )
 
 

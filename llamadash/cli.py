@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     switch.add_argument("--restart", action="store_true", help="restart even if already ready")
     _add_pool_verbs(verbs, common)
+    _add_hub_verbs(verbs, common)
     logs = verbs.add_parser("logs", parents=[common], help="server logs")
     logs.add_argument(
         "profile", nargs="?", default=None, help="the instance running it (default: foreground)"
@@ -151,6 +152,58 @@ def _add_pool_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         "restart", parents=[common], help="restart an instance where it runs (all: every one)"
     )
     restart.add_argument("profile", help="id, menu number, prefix or name, or all")
+
+
+def _add_hub_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``pull`` (and the other Hugging Face verbs): models from the Hub."""
+    pull = verbs.add_parser(
+        "pull", parents=[common], help="download a GGUF from Hugging Face into models_dir"
+    )
+    pull.add_argument(
+        "ref",
+        metavar="USER/REPO[:QUANT]|PROFILE",
+        help="also hf.co/user/repo:quant; a profile id: the model its hf = … names",
+    )
+    pull.add_argument(
+        "--profile",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ID",
+        help="also add a profile for it to models.conf (default id: repo-quant)",
+    )
+    pull.add_argument(
+        "--fit",
+        action="store_true",
+        help="the largest quant that fits the memory budget (file size + 25%%, an estimate)",
+    )
+    pull.add_argument(
+        "--include-aux",
+        action="store_true",
+        help="also offer mmproj/imatrix files as quants (skipped by default)",
+    )
+    info = verbs.add_parser(
+        "info", parents=[common], help="a Hub repo's quants and sizes, or a local GGUF's metadata"
+    )
+    info.add_argument("target", metavar="USER/REPO|FILE.gguf")
+    search = verbs.add_parser("search", parents=[common], help="GGUF repos on Hugging Face")
+    search.add_argument("words", nargs="+")
+    search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    verbs.add_parser("list", parents=[common], help="models in models_dir, and who uses them")
+    rm = verbs.add_parser("rm", parents=[common], help="remove a pulled model (asks first)")
+    rm.add_argument("ref", metavar="USER/REPO[:QUANT]")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    edit = verbs.add_parser(
+        "profile", parents=[common], help="add, change or remove a profile in models.conf"
+    )
+    edit.add_argument("action", choices=("add", "set", "rm"))
+    edit.add_argument("id", help="the profile id (its [section] name)")
+    edit.add_argument(
+        "values",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="e.g. model=x.gguf ctx=8192 (set: key= removes)",
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -29,6 +29,12 @@ VERBS: dict[str | None, str] = {
     "demo-model": "doctor:demo_model",
     "menu": "menu:menu",
     "complete": "menu:complete",
+    "pull": "hub_pull:pull",
+    "info": "hub_info:info",
+    "search": "hub_info:search",
+    "list": "hub_local:list_models",
+    "rm": "hub_local:rm",
+    "profile": "profile_edit:profile",
 }
 
 

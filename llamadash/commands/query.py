@@ -43,6 +43,8 @@ def models(args: argparse.Namespace) -> int:
     for key, profile in rows:
         mark = "*" if profile.id == current else " "
         missing = "" if profile.model_path(settings.models_dir).is_file() else "  [model missing]"
+        if missing and profile.hf:
+            missing = f"  [model missing: llamadash pull {profile.id}]"
         ctx = f"ctx {profile.ctx}" if profile.ctx else ""
         line = f"{mark}{key:>3}  {profile.id:<22} {profile.name:<40} {profile.speed:<12} {ctx}"
         print(line + missing)
@@ -62,6 +64,7 @@ def _profile_dict(
         "current": profile.id == current,
         "model": str(profile.model_path(settings.models_dir)),
         "model_present": profile.model_path(settings.models_dir).is_file(),
+        "hf": profile.hf or None,
     }
 
 

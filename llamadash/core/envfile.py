@@ -86,7 +86,7 @@ def line_ending(text: str) -> str:
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
-def _lines(text: str, eol: str) -> list[str]:
+def split_lines(text: str, eol: str) -> list[str]:
     r"""``text``'s lines, each with its own ending kept (an unterminated last one gets ``eol``).
 
     split("\n"), not splitlines(): a user line may hold \x0c, \x85, \u2028 and the like.
@@ -138,7 +138,7 @@ def merge(existing: str, block: str) -> str:
     eol = line_ending(existing)
     managed = {line.split("=", 1)[0] for line in block.splitlines()[1:-1]}
     block = block.replace("\n", eol)  # values never hold a newline (check_value)
-    raws = _lines(existing, eol)
+    raws = split_lines(existing, eol)
     lines = [raw.removesuffix("\n").removesuffix("\r") for raw in raws]
     blocks, unpaired = _blocks(lines)
     inside = {i for span in blocks for i in span}
@@ -184,8 +184,8 @@ def write_env(path: Path, values: Mapping[str, str]) -> bool:
     if existing:
         # The backup gets the mode of the file it copies (a 0600 .env must not leak via .prev).
         mode = path.stat().st_mode & 0o777
-        _atomic_write(path.with_name(path.name + ".prev"), existing, mode)
-    _atomic_write(path, text)
+        atomic_write(path.with_name(path.name + ".prev"), existing, mode)
+    atomic_write(path, text)
     return True
 
 
@@ -204,7 +204,7 @@ def read_block(path: Path) -> dict[str, str]:
     return values
 
 
-def _atomic_write(path: Path, text: str, mode: int | None = None) -> None:
+def atomic_write(path: Path, text: str, mode: int | None = None) -> None:
     """Temp file in the same folder + fsync + rename, keeping the old file's mode."""
     if mode is None:
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644

@@ -50,9 +50,10 @@ class SwitchProcedure(EngineState):
         """
         spec = self.launch_spec(profile)
         if not spec.model_path.is_file():
+            fetch = f"; get it with: llamadash pull {profile.id}" if profile.hf else ""
             raise SwitchError(
                 f"model file not found: {spec.model_path} (profile [{profile.id}] at"
-                f" {profile.source}; models_dir = {spec.models_dir})"
+                f" {profile.source}; models_dir = {spec.models_dir}){fetch}"
             )
         try:
             # command() may run `docker compose config` once: a thread, not the event loop.

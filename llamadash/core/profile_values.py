@@ -8,6 +8,7 @@ from pathlib import Path
 
 from llamadash.core.flags import flag_name
 from llamadash.core.inifile import ConfigError, Entry
+from llamadash.core.model_ref import BadReferenceError, parse_ref
 from llamadash.core.owned import OWNED_FLAGS
 
 INT_KEYS = ("ctx", "ngl", "batch", "ubatch", "threads", "parallel")
@@ -33,6 +34,8 @@ def convert(entry: Entry, path: Path | str) -> object:
         return lowered in TRUE_WORDS
     if entry.key == "gpus":
         return _gpus(entry, path)
+    if entry.key == "hf":
+        return _model_ref(entry, path)
     if entry.key == "extra":
         try:
             args = tuple(shlex.split(entry.value))
@@ -40,6 +43,15 @@ def convert(entry: Entry, path: Path | str) -> object:
             raise ConfigError(path, entry.line, f"cannot split flags: {exc}", entry.key) from None
         refuse_owned(args, entry, path)
         return args
+    return entry.value
+
+
+def _model_ref(entry: Entry, path: Path | str) -> str:
+    """``user/repo:QUANT`` in any accepted spelling, kept as written."""
+    try:
+        parse_ref(entry.value)
+    except BadReferenceError as exc:
+        raise ConfigError(path, entry.line, str(exc), entry.key) from None
     return entry.value
 
 

@@ -51,6 +51,7 @@ PROFILE_KEYS = (
     "gpus",
     "port",
     "keep_cache",  # its prompt cache saved at a stop and restored at its next start
+    "hf",  # where its model comes from on Hugging Face: `llamadash pull ID` fetches it
 )
 
 DEFAULT_LOAD_TIMEOUT = 600.0
@@ -86,6 +87,8 @@ class Profile:
     """Its port when it runs alongside the foreground instance (None: one from port_range)."""
     keep_cache: bool = True
     """Save its slots' KV cache when it stops, restore it when it starts again (kv_cache.py)."""
+    hf: str = ""
+    """Its model's source on Hugging Face (``user/repo:QUANT``): ``llamadash pull ID``."""
     source: str = ""
     variant_of: str = ""
     """The profile this one adds per-request startup flags to (core/agent_flags.py)."""

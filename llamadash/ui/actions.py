@@ -6,6 +6,7 @@ from textual import work
 
 from llamadash.core.events import BUSY_STATES, State
 from llamadash.ui.modals.picker import ModelPicker, Pick
+from llamadash.ui.modals.pull import PullModal, needs_pull
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.selection import Selection
 from llamadash.ui.widgets.logs import LogPane
@@ -49,6 +50,14 @@ class KeyActions(Selection):
         if pick is None:
             return
         profile = self.switcher.profiles.get(pick.profile_id)
+        if needs_pull(profile, self.engine.settings.models_dir):
+            assert profile is not None
+            # Its model comes first: the switch runs once the pull has put the file in place.
+            self.push_screen(
+                PullModal(profile, self.engine.settings.models_dir),
+                lambda pulled: self._picked(pick) if pulled else None,
+            )
+            return
         name = profile.name if profile else pick.profile_id
         if pick.alongside:
             self.notify(f"Starting {name} alongside…")

