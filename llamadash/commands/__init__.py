@@ -29,6 +29,8 @@ VERBS: dict[str | None, str] = {
     "demo-model": "doctor:demo_model",
     "menu": "menu:menu",
     "complete": "menu:complete",
+    "run": "run:run",
+    "bench": "bench:bench",
 }
 
 
