@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable
 
 from llamadash.core.chat import Conversation, ServerError
 
@@ -50,27 +51,27 @@ def chat_loop(conversation: Conversation, title: str) -> int:
         answer_once(conversation, message)
 
 
-def read_message() -> str:
-    """One message, over as many lines as it takes.
+def read_message(read: Callable[[str], str] = input) -> str:
+    """One message, over as many lines as it takes (``read(prompt)`` reads one line).
 
     Raises:
         EOFError: Ctrl-D (or the end of input) at the prompt.
         KeyboardInterrupt: Ctrl-C while typing.
     """
-    first = input(PROMPT)
+    first = read(PROMPT)
     if first.lstrip().startswith(BLOCK):
         text = first.lstrip()[len(BLOCK) :]
         lines = []
         while not text.rstrip().endswith(BLOCK):
             lines.append(text)
-            text = input(MORE)
+            text = read(MORE)
         lines.append(text.rstrip()[: -len(BLOCK)])
         return "\n".join(lines).strip("\n")
     lines = []
     line = first
     while line.endswith("\\"):
         lines.append(line[:-1])
-        line = input(MORE)
+        line = read(MORE)
     lines.append(line)
     return "\n".join(lines)
 
