@@ -123,8 +123,11 @@ def _ready_endpoint(owner: Owner, profile_id: str) -> str:
 class EventPrinter:
     """Prints the owner's state changes and load stages (``GET /events``) while it switches.
 
-    A daemon thread reads the stream; ``stop`` hangs up, which ends the thread's read.
+    A daemon thread reads the stream; ``stop`` waits a moment for the switch's last event
+    (it can arrive just after the switch's answer), then hangs up, which ends the read.
     """
+
+    SETTLE_SECONDS = 1.0
 
     def __init__(self, owner: Owner) -> None:
         headers = {"Accept": "text/event-stream"}
@@ -132,6 +135,7 @@ class EventPrinter:
             headers["Authorization"] = f"Bearer {owner.token}"
         self._stream: Stream | None = None
         self._last = ""
+        self._settled = threading.Event()
         try:
             self._stream = open_stream(owner.api, "GET", "/events", headers=headers)
         except LoopbackHttpError:
@@ -144,7 +148,8 @@ class EventPrinter:
             for data in self._stream.events():
                 self._show(data)
         except (LoopbackHttpError, OSError, ValueError):
-            return  # hung up by stop(), or the owner went away
+            pass  # hung up by stop(), or the owner went away
+        self._settled.set()
 
     def _show(self, data: str) -> None:
         event = json.loads(data)
@@ -162,8 +167,11 @@ class EventPrinter:
         if text and text != self._last:
             self._last = text
             print(text, file=sys.stderr, flush=True)
+        if state in ("ready", "failed"):
+            self._settled.set()
 
     def stop(self) -> None:
         """Hang up on the event stream."""
         if self._stream is not None:
+            self._settled.wait(self.SETTLE_SECONDS)
             self._stream.close()
