@@ -206,3 +206,5 @@ def test_run_goes_through_a_running_owner(conf: Path, env: dict[str, str]) -> No
     # Already ready in the owner: used where it runs, nothing started, nothing said.
     assert again.returncode == 0 and "through the running" not in again.stderr
     assert "keeps running" not in ran.stderr + again.stderr  # the owner keeps it
+    # Forwarded, it stays on the CLI's light path: no asyncio, httpx, Docker or Textual.
+    assert ran.heavy() == [] and again.heavy() == [], (ran.heavy(), again.heavy())
