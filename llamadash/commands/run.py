@@ -9,6 +9,8 @@ terminal, it opens a chat (:mod:`llamadash.commands.chat_repl`).
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 
 from llamadash.commands.bring_up import NotReadyError, Running, bring_up
@@ -31,7 +33,10 @@ def run(args: argparse.Namespace) -> int:
     profile = profiles.resolve(args.profile)
     prompt = _prompt(args)
     if prompt is None and (args.json or not sys.stdin.isatty()):
-        return fail("error: --json needs a prompt (an argument or piped stdin)", EXIT_USAGE)
+        return fail(
+            "error: no prompt: pass one (or pipe it in), or run on a terminal to chat",
+            EXIT_USAGE,
+        )
     if prompt is not None and not prompt.strip():
         return fail("error: the prompt is empty", EXIT_USAGE)
     try:
@@ -62,11 +67,24 @@ def run(args: argparse.Namespace) -> int:
 
 def _prompt(args: argparse.Namespace) -> str | None:
     """The prompt argument and piped stdin, joined; None: neither (a chat, on a terminal)."""
-    piped = None if sys.stdin.isatty() else sys.stdin.read()
+    piped = sys.stdin.read() if _piped() else None
     parts = [part for part in (args.prompt, piped) if part is not None]
     if not parts:
-        return None if sys.stdin.isatty() else ""
+        return None
     return "\n\n".join(part.rstrip("\n") for part in parts)
+
+
+def _piped() -> bool:
+    """Whether stdin is a pipe or a file, to be read as (part of) the prompt.
+
+    A terminal, /dev/null or a socket a supervisor left open is not read: reading an idle
+    inherited one would wait forever.
+    """
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError):  # closed, or replaced by an object without a descriptor
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
 
 
 def _notes(profile_id: str, running: Running, chat: bool, *, interactive: bool) -> None:

@@ -193,6 +193,17 @@ def test_a_base_model_goes_to_completion_and_an_unknown_profile_is_a_usage_error
     unknown = run_cli(conf, "run", "no-such-model", "hi", env=env)
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
     assert "no-such-model" in unknown.stderr
+    no_prompt = subprocess.run(
+        [str(LLAMADASH), "--models-conf", str(conf), "run", "tiny"],
+        stdin=subprocess.DEVNULL,  # not a terminal, nothing piped: nothing to chat on
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert no_prompt.returncode == 2
+    assert no_prompt.stderr.startswith("error: no prompt"), no_prompt.stderr
 
 
 def test_run_goes_through_a_running_owner(conf: Path, env: dict[str, str]) -> None:
