@@ -123,6 +123,19 @@ class Conversation:
         self.sampling = sampling
         self.system = system
         self.turns: list[tuple[str, str]] = []
+        self._streaming: Stream | None = None
+        self._hung_up = False
+
+    def hang_up(self) -> None:
+        """Stop the answer streaming now, from another thread (the dashboard's Esc).
+
+        Closing the connection ends the blocked read; ``ask`` then returns what came so far
+        as ``interrupted``, as after Ctrl-C.
+        """
+        self._hung_up = True
+        streaming = self._streaming
+        if streaming is not None:
+            streaming.close()
 
     def clear(self) -> None:
         """Forget the history (the system prompt stays)."""
@@ -144,11 +157,12 @@ class Conversation:
         system = f"{self.system}\n\n" if self.system else ""
         return COMPLETION_PATH, {"prompt": system + before + prompt, **fields}
 
-    def ask(self, prompt: str, on_text: Callable[[str], None]) -> Answer:
+    def ask(self, prompt: str, on_text: Callable[[str], object]) -> Answer:
         """Stream the answer to ``prompt``, handing each piece of text to ``on_text``.
 
-        Ctrl-C (KeyboardInterrupt) while it streams hangs up at once, so the server stops
-        generating and frees the slot; the answer so far is returned as ``interrupted``.
+        Ctrl-C (KeyboardInterrupt) while it streams, or ``hang_up`` from another thread, hangs
+        up at once, so the server stops generating and frees the slot; the answer so far is
+        returned as ``interrupted``.
         The exchange is added to the history, also when interrupted (it is what was shown).
 
         Raises:
@@ -157,8 +171,12 @@ class Conversation:
         path, body = self.request(prompt, stream=True)
         pieces: list[str] = []
         finish, timings = "interrupted", dict[str, Any]()
+        self._hung_up = False
         try:
             with self._open(path, body) as answer:
+                self._streaming = answer
+                if self._hung_up:  # asked to stop while connecting
+                    raise KeyboardInterrupt
                 for data in answer.events():
                     if data == "[DONE]":
                         break
@@ -170,7 +188,11 @@ class Conversation:
         except KeyboardInterrupt:
             finish = "interrupted"
         except LoopbackHttpError as exc:
-            raise ServerError(f"the server at {self.url} stopped answering: {exc}") from None
+            if not self._hung_up:
+                raise ServerError(f"the server at {self.url} stopped answering: {exc}") from None
+            finish = "interrupted"  # the read broke because hang_up closed the connection
+        finally:
+            self._streaming = None
         self.turns.append((prompt, "".join(pieces)))
         return Answer("".join(pieces), finish, timings)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from textual import work
 
+from llamadash.core.bench_history import BenchHistory
 from llamadash.core.events import BUSY_STATES, State
 from llamadash.ui.modals.picker import ModelPicker, Pick
+from llamadash.ui.modals.try_prompt import TryPrompt
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.selection import Selection
 from llamadash.ui.widgets.logs import LogPane
@@ -42,8 +44,30 @@ class KeyActions(Selection):
             note,
             beside=beside,
             alongside=self.engine.settings.max_instances > 1,
+            measured=self._measured_speeds(),
         )
         self.push_screen(picker, self._picked)
+
+    def _measured_speeds(self) -> dict[str, float]:
+        """Profile id → the generation speed its last ``llamadash bench`` measured.
+
+        Read when the picker opens, like the model files it checks: a small local file.
+        """
+        history = BenchHistory.in_state_dir(self.engine.settings.state_dir)
+        return {result.profile: result.gen.median for result in history.results()}
+
+    def action_try_prompt(self) -> None:
+        """Open the try-prompt modal on the selected instance's server, when it is ready."""
+        followed = self.followed
+        profile = self.engine.profiles.get(followed.profile_id or "")
+        if followed.last_event.state != State.READY or profile is None:
+            self.notify("nothing ready to try: choose a model with m", severity="warning")
+            return
+        model = profile.model_path(self.engine.settings.models_dir)
+        title = f"Try {profile.name} ({followed.endpoint})"
+        self.push_screen(
+            TryPrompt(followed.endpoint, title, model, profile.server_args(str(model)))
+        )
 
     def _picked(self, pick: Pick | None) -> None:
         if pick is None:
