@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from llamadash.commands.bring_up import NotReadyError, bring_up
@@ -18,13 +17,9 @@ from llamadash.commands.common import emit_json, fail
 from llamadash.commands.owner import read_config
 from llamadash.core.bench_history import (
     BenchHistory,
-    BenchResult,
     Figure,
-    regressions,
-    stated_speed,
 )
-from llamadash.core.bench_measure import BenchError, measure, server_build
-from llamadash.core.memory_book import profile_key
+from llamadash.core.bench_measure import BenchError, bench_profile
 from llamadash.core.profiles import Profile, ProfileSet
 from llamadash.core.settings import Settings
 
@@ -85,36 +80,24 @@ def _bench_one(
         running = bring_up(args, settings, profile.id, restart=True, quiet=quiet)
         if not quiet:
             print(f"{profile.id}: measuring ({args.repeat} repetitions)…", file=sys.stderr)
-        measured = measure(running.endpoint, repeats=args.repeat, on_repeat=_shower(quiet))
+        load = running.seconds if running.restarted else None
+        result = bench_profile(
+            profile,
+            settings.models_dir,
+            running.endpoint,
+            load_seconds=load,
+            repeats=args.repeat,
+            on_repeat=_shower(quiet),
+        )
     except (NotReadyError, BenchError) as exc:
         row["error"] = str(exc)
         return row
-    try:
-        key = profile_key(profile, settings.models_dir)
-    except (OSError, ValueError):
-        key = "unknown"
-    result = BenchResult(
-        profile=profile.id,
-        at=round(time.time(), 3),
-        model=profile.model_path(settings.models_dir).name,
-        args_hash=key,
-        build=server_build(running.endpoint),
-        load_seconds=round(running.seconds, 3) if running.restarted else None,
-        prompt_tokens=measured.prompt_tokens,
-        gen_tokens=measured.gen_tokens,
-        prompt=measured.prompt,
-        gen=measured.gen,
-        repeats=measured.repeats,
-        speed_text=profile.speed,
-    )
-    previous = history.last_like(result)
-    history.append(result)
-    promised = stated_speed(profile.speed)
+    previous, regressed = history.add(result)
     row.update(
         result=result.to_dict(),
         previous=previous.to_dict() if previous else None,
-        regressions=regressions(result, previous),
-        stated_below=promised is not None and result.gen.median < promised * 0.9,
+        regressions=regressed,
+        stated_below=result.below_promise,
     )
     return row
 

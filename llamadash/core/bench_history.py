@@ -65,6 +65,12 @@ class BenchResult:
     speed_text: str = ""
     """The profile's own ``speed`` text when it was measured."""
 
+    @property
+    def below_promise(self) -> bool:
+        """Generation more than REGRESSION below the tokens/s the profile's speed text names."""
+        promised = stated_speed(self.speed_text)
+        return promised is not None and self.gen.median < promised * (1 - REGRESSION)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the line stored)."""
         return asdict(self)
@@ -116,6 +122,12 @@ class BenchHistory:
         """The newest stored result of a profile (whatever its arguments were then)."""
         mine = [r for r in self.results() if r.profile == profile_id]
         return mine[-1] if mine else None
+
+    def add(self, result: BenchResult) -> tuple[BenchResult | None, list[str]]:
+        """Store ``result``; the last comparable one before it and what regressed since."""
+        previous = self.last_like(result)
+        self.append(result)
+        return previous, regressions(result, previous)
 
     def append(self, result: BenchResult) -> None:
         """Store one more result (one line appended; nothing older is rewritten)."""

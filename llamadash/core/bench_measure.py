@@ -8,14 +8,18 @@ each one generates them all. The server reports both speeds of that one request.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from llamadash.core.bench_history import Figure
+from llamadash.core.bench_history import BenchResult, Figure
 from llamadash.core.http_stream import LoopbackHttpError, get_json, post_json
+from llamadash.core.memory_book import profile_key
+from llamadash.core.profiles import Profile
 
-__all__ = ["BenchError", "Measured", "measure", "server_build"]
+__all__ = ["BenchError", "Measured", "bench_profile", "measure", "server_build"]
 
 PROMPT_TOKENS = 512
 GEN_TOKENS = 128
@@ -74,6 +78,43 @@ def measure(
         if on_repeat is not None:
             on_repeat(repeat, timings)
     return Measured(Figure.of(prompt_rates), Figure.of(gen_rates), *counts, max(1, repeats))
+
+
+def bench_profile(
+    profile: Profile,
+    models_dir: Path,
+    url: str,
+    *,
+    load_seconds: float | None,
+    repeats: int = REPEATS,
+    on_repeat: Callable[[int, dict[str, Any]], None] | None = None,
+) -> BenchResult:
+    """Measure ``profile``'s ready server at ``url``: the result to keep (not yet stored).
+
+    ``load_seconds``: how long its start took, None when it was not started for this.
+
+    Raises:
+        BenchError: no answer, an error answer, or no timings in it.
+    """
+    measured = measure(url, repeats=repeats, on_repeat=on_repeat)
+    try:
+        key = profile_key(profile, models_dir)
+    except (OSError, ValueError):  # the file went away meanwhile: nothing to compare with
+        key = "unknown"
+    return BenchResult(
+        profile=profile.id,
+        at=round(time.time(), 3),
+        model=profile.model_path(models_dir).name,
+        args_hash=key,
+        build=server_build(url),
+        load_seconds=None if load_seconds is None else round(load_seconds, 3),
+        prompt_tokens=measured.prompt_tokens,
+        gen_tokens=measured.gen_tokens,
+        prompt=measured.prompt,
+        gen=measured.gen,
+        repeats=measured.repeats,
+        speed_text=profile.speed,
+    )
 
 
 def server_build(url: str) -> str:

@@ -144,6 +144,8 @@ def test_the_speed_a_profile_promises_is_read_from_its_text() -> None:
     assert stated_speed("~95 t/s") == 95.0
     assert stated_speed("12.5 tok/s on a 3090") == 12.5
     assert stated_speed("fast") is None
+    assert result(85.0).below_promise and not result(90.0).below_promise  # "~95 t/s"
+    assert not replace(result(1.0), speed_text="fast").below_promise
 
 
 def test_the_table_shows_medians_the_change_and_failures() -> None:
