@@ -145,8 +145,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def _figure(figure: dict[str, float]) -> str:
-    shown = Figure(**figure)
-    return f"{shown.median:.1f} ±{shown.spread / 2:.0f}%"
+    return Figure(**figure).describe()
 
 
 def _versus(result: dict[str, Any], previous: dict[str, Any] | None, regressed: bool) -> str:

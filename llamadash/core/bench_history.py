@@ -40,6 +40,10 @@ class Figure:
         """(highest - lowest) / median, in percent."""
         return 100.0 * (self.high - self.low) / self.median if self.median else 0.0
 
+    def describe(self) -> str:
+        """``598.7 ±8%``: the median, ± half the spread."""
+        return f"{self.median:.1f} ±{self.spread / 2:.0f}%"
+
 
 @dataclass(frozen=True)
 class BenchResult:

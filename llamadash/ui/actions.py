@@ -6,6 +6,8 @@ from textual import work
 
 from llamadash.core.bench_history import BenchHistory
 from llamadash.core.events import BUSY_STATES, State
+from llamadash.core.profiles import Profile
+from llamadash.ui.modals.bench_run import BenchRun
 from llamadash.ui.modals.picker import ModelPicker, Pick
 from llamadash.ui.modals.try_prompt import TryPrompt
 from llamadash.ui.screens.help import HelpScreen
@@ -56,18 +58,31 @@ class KeyActions(Selection):
         history = BenchHistory.in_state_dir(self.engine.settings.state_dir)
         return {result.profile: result.gen.median for result in history.results()}
 
-    def action_try_prompt(self) -> None:
-        """Open the try-prompt modal on the selected instance's server, when it is ready."""
+    def _ready_profile(self, doing: str) -> Profile | None:
+        """The profile of the selected instance when its server is ready; else says so."""
         followed = self.followed
         profile = self.engine.profiles.get(followed.profile_id or "")
         if followed.last_event.state != State.READY or profile is None:
-            self.notify("nothing ready to try: choose a model with m", severity="warning")
+            self.notify(f"nothing ready to {doing}: choose a model with m", severity="warning")
+            return None
+        return profile
+
+    def action_try_prompt(self) -> None:
+        """Open the try-prompt modal on the selected instance's server, when it is ready."""
+        if (profile := self._ready_profile("try")) is None:
             return
+        endpoint = self.followed.endpoint
         model = profile.model_path(self.engine.settings.models_dir)
-        title = f"Try {profile.name} ({followed.endpoint})"
-        self.push_screen(
-            TryPrompt(followed.endpoint, title, model, profile.server_args(str(model)))
-        )
+        title = f"Try {profile.name} ({endpoint})"
+        self.push_screen(TryPrompt(endpoint, title, model, profile.server_args(str(model))))
+
+    def action_bench(self) -> None:
+        """Bench the selected instance's server as it runs; the result joins the history."""
+        if (profile := self._ready_profile("bench")) is None:
+            return
+        settings = self.engine.settings
+        history = BenchHistory.in_state_dir(settings.state_dir)
+        self.push_screen(BenchRun(profile, settings.models_dir, self.followed.endpoint, history))
 
     def _picked(self, pick: Pick | None) -> None:
         if pick is None:

@@ -1,4 +1,4 @@
-"""The try-prompt modal (``t``) against a real llama-server (process runtime), by Pilot.
+"""The try-prompt (``t``) and bench (``B``) modals against a real llama-server, by Pilot.
 
 The answer streams into the modal with its speed; Esc stops an answer mid-way (the server's
 slot is freed) and the modal stays; Esc again closes it. The picker shows what
@@ -12,10 +12,12 @@ import json
 import pytest
 from textual.widgets import Label, Log, OptionList
 
+from llamadash.core.bench_history import BenchHistory
 from llamadash.core.chat import Sampling
 from llamadash.core.context import Engine
 from llamadash.core.http_stream import get_json
 from llamadash.ui.app import build_app
+from llamadash.ui.modals.bench_run import BenchRun
 from llamadash.ui.modals.picker import ModelPicker
 from llamadash.ui.modals.try_prompt import TryPrompt
 from tests.ui.helpers import wait_until
@@ -99,3 +101,24 @@ async def test_the_picker_shows_the_last_measured_speed(engine_p: Engine) -> Non
         gemma = next(row for row in rows if "Gemma" in row)
         assert "bench 58 t/s" in gemma, rows
         assert not any("bench" in row for row in rows if "Gemma" not in row)
+
+
+async def test_b_benches_the_selected_server_and_keeps_the_result(engine_p: Engine) -> None:
+    assert (await engine_p.switcher.request("tiny")).result.value == "ready"
+    history = BenchHistory.in_state_dir(engine_p.settings.state_dir)
+    app = build_app(engine_p, collectors=None, api=None, refresh=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.switcher.last_event.state == "ready", 15, "adopted")
+        await pilot.press("B")
+        await wait_until(pilot, lambda: isinstance(app.screen, BenchRun), 5, "the modal")
+        modal = app.screen
+        assert isinstance(modal, BenchRun)
+        await wait_until(pilot, lambda: modal.finished, 60, "the measurement")
+        lines = list(modal.query_one("#bench-log", Log).lines)
+        assert [line for line in lines if line.startswith("3/3: prompt ")], lines
+        assert any("the first result with these arguments" in line for line in lines), lines
+        (stored,) = history.results()
+        assert stored.profile == "tiny" and stored.load_seconds is None  # not restarted
+        assert stored.gen.median > 0 and stored.prompt.median > 0
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is not modal, 5, "closed")
