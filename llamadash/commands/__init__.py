@@ -31,6 +31,7 @@ VERBS: dict[str | None, str] = {
     "complete": "menu:complete",
     "run": "run:run",
     "bench": "bench:bench",
+    "update": "update:update",
 }
 
 

@@ -88,6 +88,7 @@ def _bench_one(
             load_seconds=load,
             repeats=args.repeat,
             on_repeat=_shower(quiet),
+            binary=running.binary,
         )
     except (NotReadyError, BenchError) as exc:
         row["error"] = str(exc)

@@ -52,6 +52,8 @@ class Running:
     restarted: bool
     owner: str
     """The owner's API URL when it went through one; '' when run here."""
+    binary: str = ""
+    """The llama-server binary it runs, when known (started here by the process runtime)."""
 
 
 def bring_up(

@@ -16,6 +16,7 @@ from llamadash.core.context import Engine
 from llamadash.core.events import Result
 from llamadash.core.instance import SwitchError
 from llamadash.core.pool import Pool
+from llamadash.core.runtime.builds import running_binary
 
 
 def start_here(engine: Engine, profile_id: str, *, restart: bool, quiet: bool) -> Running:
@@ -52,6 +53,10 @@ async def _start(pool: Pool, profile_id: str, restart: bool, quiet: bool) -> Run
                 list(outcome.log_tail),
             )
         instance = pool.find(profile_id) or pool.foreground
-        return Running(profile_id, instance.endpoint, outcome.seconds, outcome.restarted, "")
+        obs = instance.last_observation
+        binary = running_binary(instance.runtime.name, obs.pid if obs is not None else None)
+        return Running(
+            profile_id, instance.endpoint, outcome.seconds, outcome.restarted, "", binary
+        )
     finally:
         await pool.aclose()  # the server keeps running

@@ -68,6 +68,9 @@ class BenchResult:
     repeats: int
     speed_text: str = ""
     """The profile's own ``speed`` text when it was measured."""
+    binary: str = ""
+    """The llama-server binary measured, when known: builds from source all name themselves
+    ``b0-unknown``, so the path (its version folder) is what tells two builds apart."""
 
     @property
     def below_promise(self) -> bool:
@@ -151,8 +154,10 @@ def regressions(new: BenchResult, old: BenchResult | None) -> list[str]:
     ):
         if before > 0 and now < before * (1 - REGRESSION):
             drop = 100.0 * (before - now) / before
+            changed = " → ".join(dict.fromkeys(x for x in (old.binary, new.binary) if x))
             found.append(
-                f"{label} {now:.1f} tokens/s is {drop:.0f}% below {before:.1f} (build {old.build})"
+                f"{label} {now:.1f} tokens/s is {drop:.0f}% below {before:.1f}"
+                f" (build {old.build}{f'; {changed}' if changed else ''})"
             )
     return found
 

@@ -88,10 +88,12 @@ def bench_profile(
     load_seconds: float | None,
     repeats: int = REPEATS,
     on_repeat: Callable[[int, dict[str, Any]], None] | None = None,
+    binary: str = "",
 ) -> BenchResult:
     """Measure ``profile``'s ready server at ``url``: the result to keep (not yet stored).
 
-    ``load_seconds``: how long its start took, None when it was not started for this.
+    ``load_seconds``: how long its start took, None when it was not started for this;
+    ``binary``: the llama-server it runs, when known.
 
     Raises:
         BenchError: no answer, an error answer, or no timings in it.
@@ -114,6 +116,7 @@ def bench_profile(
         gen=measured.gen,
         repeats=measured.repeats,
         speed_text=profile.speed,
+        binary=binary,
     )
 
 

@@ -7,6 +7,7 @@ from textual import work
 from llamadash.core.bench_history import BenchHistory
 from llamadash.core.events import BUSY_STATES, State
 from llamadash.core.profiles import Profile
+from llamadash.core.runtime.builds import running_binary
 from llamadash.ui.modals.bench_run import BenchRun
 from llamadash.ui.modals.picker import ModelPicker, Pick
 from llamadash.ui.modals.try_prompt import TryPrompt
@@ -82,7 +83,11 @@ class KeyActions(Selection):
             return
         settings = self.engine.settings
         history = BenchHistory.in_state_dir(settings.state_dir)
-        self.push_screen(BenchRun(profile, settings.models_dir, self.followed.endpoint, history))
+        followed = self.followed
+        obs = followed.last_observation
+        binary = running_binary(followed.runtime.name, obs.pid if obs is not None else None)
+        endpoint = followed.endpoint
+        self.push_screen(BenchRun(profile, settings.models_dir, endpoint, history, binary))
 
     def _picked(self, pick: Pick | None) -> None:
         if pick is None:

@@ -50,6 +50,7 @@ def test_gemma_is_measured_and_the_result_kept(conf: Path, env: dict[str, str]) 
     assert result.prompt.low <= result.prompt.median <= result.prompt.high
     assert result.model == "gemma-3-270m-Q4_K_M.gguf" and len(result.args_hash) == 16
     assert result.build  # what the server names in /props
+    assert result.binary == env["LLAMA_SERVER"]  # started here: the binary it runs
     assert row["previous"] is None and row["regressions"] == []
     stored = BenchHistory.in_state_dir(conf.parent / "state").results()
     assert stored == [result]

@@ -8,6 +8,7 @@ slot is freed) and the modal stays; Esc again closes it. The picker shows what
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from textual.widgets import Label, Log, OptionList
@@ -120,5 +121,6 @@ async def test_b_benches_the_selected_server_and_keeps_the_result(engine_p: Engi
         (stored,) = history.results()
         assert stored.profile == "tiny" and stored.load_seconds is None  # not restarted
         assert stored.gen.median > 0 and stored.prompt.median > 0
+        assert Path(stored.binary).name == "llama-server"  # read from the running process
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is not modal, 5, "closed")

@@ -122,6 +122,14 @@ def test_a_drop_over_ten_percent_against_the_same_args_is_a_regression() -> None
     (line,) = regressions(result(85.0), old)
     assert line.startswith("generation 85.0 tokens/s is 15% below 100.0")
     assert regressions(result(50.0), None) == []
+    # After `llamadash update`, the line names the build it came from and the one now.
+    before = replace(old, binary="/c/llama-server/11434.0.0-x86_64/llama-server")
+    after = replace(result(50.0), binary="/c/llama-server/11500.0.0-x86_64/llama-server")
+    (line,) = regressions(after, before)
+    assert line.endswith(
+        "(build b1; /c/llama-server/11434.0.0-x86_64/llama-server → "
+        "/c/llama-server/11500.0.0-x86_64/llama-server)"
+    )
 
 
 def test_the_history_appends_and_skips_a_line_cut_short(tmp_path: Path) -> None:

@@ -54,10 +54,19 @@ class BenchRun(ModalScreen[None]):
         error: str
 
     def __init__(
-        self, profile: Profile, models_dir: Path, endpoint: str, history: BenchHistory
+        self,
+        profile: Profile,
+        models_dir: Path,
+        endpoint: str,
+        history: BenchHistory,
+        binary: str = "",
     ) -> None:
-        """Bench ``profile``'s server at ``endpoint``; the result goes into ``history``."""
+        """Bench ``profile``'s server at ``endpoint``; the result goes into ``history``.
+
+        ``binary``: the llama-server it runs, when known (the process runtime's).
+        """
         super().__init__()
+        self.binary = binary
         self.profile = profile
         self.models_dir = models_dir
         self.endpoint = endpoint
@@ -91,7 +100,12 @@ class BenchRun(ModalScreen[None]):
 
         try:
             result = bench_profile(
-                self.profile, self.models_dir, self.endpoint, load_seconds=None, on_repeat=progress
+                self.profile,
+                self.models_dir,
+                self.endpoint,
+                load_seconds=None,
+                on_repeat=progress,
+                binary=self.binary,
             )
         except BenchError as exc:
             self.post_message(self.Failed(str(exc)))
