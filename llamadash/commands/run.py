@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
     """Chat with a profile, or answer one prompt."""
     profiles, settings = read_config(args)
     profile = profiles.resolve(args.profile)
-    prompt = _prompt(args)
+    try:
+        prompt = _prompt(args)
+    except UnicodeDecodeError as exc:
+        return fail(f"error: the piped prompt is not text ({exc.reason})", EXIT_USAGE)
     if prompt is None and (args.json or not sys.stdin.isatty()):
         return fail(
             "error: no prompt: pass one (or pipe it in), or run on a terminal to chat",
@@ -67,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _prompt(args: argparse.Namespace) -> str | None:
     """The prompt argument and piped stdin, joined; None: neither (a chat, on a terminal)."""
-    piped = sys.stdin.read() if _piped() else None
+    # Bytes decoded here: under a C locale sys.stdin would turn bad bytes into surrogates
+    # that reach the server as JSON it refuses.
+    piped = sys.stdin.buffer.read().decode("utf-8") if _piped() else None
     parts = [part for part in (args.prompt, piped) if part is not None]
     if not parts:
         return None

@@ -204,6 +204,16 @@ def test_a_base_model_goes_to_completion_and_an_unknown_profile_is_a_usage_error
     )
     assert no_prompt.returncode == 2
     assert no_prompt.stderr.startswith("error: no prompt"), no_prompt.stderr
+    binary = subprocess.run(
+        [str(LLAMADASH), "--models-conf", str(conf), "run", "tiny"],
+        input=b"\xff\xfe not text",
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert binary.returncode == 2
+    assert b"error: the piped prompt is not text" in binary.stderr, binary.stderr
 
 
 def test_run_goes_through_a_running_owner(conf: Path, env: dict[str, str]) -> None:
