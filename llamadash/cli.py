@@ -154,16 +154,16 @@ def _add_pool_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     restart.add_argument("profile", help="id, menu number, prefix or name, or all")
 
 
-def _non_negative(kind: type[float] | type[int]) -> Any:
-    """An argparse type: a number of ``kind`` that is 0 or more (a clear error otherwise)."""
+def _non_negative(kind: type[float] | type[int], least: int = 0) -> Any:
+    """An argparse type: a number of ``kind``, ``least`` or more (a clear error otherwise)."""
 
     def check(text: str) -> float | int:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"want a number, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"want 0 or more, got {text}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"want {least} or more, got {text}")
         return value
 
     return check
@@ -191,7 +191,7 @@ def _add_try_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
     which.add_argument("--all", action="store_true", help="every production profile")
     which.add_argument("--bench", action="store_true", help="every bench profile (b1, b2, …)")
     bench.add_argument(
-        "--repeat", type=_non_negative(int), default=3, help="repetitions (default 3)"
+        "--repeat", type=_non_negative(int, least=1), default=3, help="repetitions (default 3)"
     )
     update = verbs.add_parser(
         "update", parents=[common], help="the llama-server build in use; use or build another"

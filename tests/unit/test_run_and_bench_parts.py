@@ -182,6 +182,7 @@ def test_the_table_shows_medians_the_change_and_failures() -> None:
         (["run", "tiny", "--temp", "-1"], "want 0 or more"),
         (["run", "tiny", "-n", "many"], "want a number"),
         (["bench", "--all", "--bench"], "not allowed with argument"),
+        (["bench", "--repeat", "0"], "want 1 or more"),
     ],
 )
 def test_bad_flags_are_usage_errors(
