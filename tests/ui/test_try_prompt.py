@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import Label, Log, OptionList
+from textual.widgets import Label, OptionList
 
 from llamadash.core.bench_history import BenchHistory
 from llamadash.core.chat import Sampling
@@ -30,7 +30,7 @@ SIZE = (120, 36)
 
 
 def answer_text(modal: TryPrompt) -> str:
-    return "\n".join(modal.query_one("#try-answer", Log).lines)
+    return modal.transcript
 
 
 def stats(modal: TryPrompt) -> str:
@@ -115,7 +115,7 @@ async def test_b_benches_the_selected_server_and_keeps_the_result(engine_p: Engi
         modal = app.screen
         assert isinstance(modal, BenchRun)
         await wait_until(pilot, lambda: modal.finished, 60, "the measurement")
-        lines = list(modal.query_one("#bench-log", Log).lines)
+        lines = modal.lines
         assert [line for line in lines if line.startswith("3/3: prompt ")], lines
         assert any("the first result with these arguments" in line for line in lines), lines
         (stored,) = history.results()

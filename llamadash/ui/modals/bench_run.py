@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Label, Log
+from textual.widgets import Label, RichLog
 from textual.worker import get_current_worker
 
 from llamadash.core.bench_history import BenchHistory, BenchResult
@@ -72,11 +73,13 @@ class BenchRun(ModalScreen[None]):
         self.endpoint = endpoint
         self.history = history
         self.finished = False
+        self.lines: list[str] = []
+        """What the log shows, one entry per line written."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="bench"):
             yield Label(literal(f"Bench {self.profile.name} ({self.endpoint})"), id="bench-title")
-            yield Log(id="bench-log", highlight=False)
+            yield RichLog(id="bench-log", wrap=True, markup=False, highlight=False)
             yield Label("Esc: close", id="bench-help")
 
     def on_mount(self) -> None:
@@ -142,7 +145,8 @@ class BenchRun(ModalScreen[None]):
         self._write(f"error: {message.error}")
 
     def _write(self, line: str) -> None:
-        self.query_one("#bench-log", Log).write_line(line)
+        self.lines.append(line)
+        self.query_one("#bench-log", RichLog).write(Text(line))
 
     def action_close(self) -> None:
         """Close (a measurement under way is dropped, not stored)."""

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Log
+from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
 
 from llamadash.core.chat import (
@@ -77,11 +78,14 @@ class TryPrompt(ModalScreen[None]):
         self.server_args = server_args
         self.conversation: Conversation | None = None
         self.streaming = False
+        self.pieces: list[str] = []
+        """Everything shown: the prompts (``> …``) and the answers as they came."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="try"):
             yield Label(literal(self.title_text), id="try-title")
-            yield Log(id="try-answer", highlight=False)
+            with VerticalScroll(id="try-answer"):  # a Static wraps the answer's long lines
+                yield Static("", id="try-text")
             yield Label("", id="try-stats")
             yield Input(placeholder="a prompt", id="try-input")
             yield Label(HELP, id="try-help")
@@ -98,8 +102,7 @@ class TryPrompt(ModalScreen[None]):
             self.notify("an answer is still coming: Esc stops it", severity="warning")
             return
         event.input.clear()
-        log = self.query_one("#try-answer", Log)
-        log.write(("\n" if log.line_count > 1 else "") + f"> {prompt}\n")
+        self._show(("\n\n" if self.pieces else "") + f"> {prompt}\n")
         self.streaming = True
         self._stats("answering…")
         self.ask(prompt)
@@ -129,9 +132,19 @@ class TryPrompt(ModalScreen[None]):
             self.post_message(self.Piece("(no chat template: continuing the text)\n"))
         return self.conversation
 
+    @property
+    def transcript(self) -> str:
+        """The conversation as shown."""
+        return "".join(self.pieces)
+
     @on(Piece)
     def _piece(self, message: Piece) -> None:
-        self.query_one("#try-answer", Log).write(message.text)
+        self._show(message.text)
+
+    def _show(self, text: str) -> None:
+        self.pieces.append(text)
+        self.query_one("#try-text", Static).update(Text(self.transcript))
+        self.query_one("#try-answer", VerticalScroll).scroll_end(animate=False)
 
     @on(Answered)
     def _answered(self, message: Answered) -> None:
