@@ -36,11 +36,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
+    from llamadash.core.runtime.binary import find_llama_server
     from tests.support.tiny_gguf import write_tiny_gguf
 
-    env = user_env()
-    if "LLAMA_SERVER" not in env:
-        raise SystemExit("set LLAMA_SERVER to a llama-server binary (see TESTBED.md)")
+    # The binary the process runtime would use, found the same way (a clear error if none).
+    env = {**user_env(), "LLAMA_SERVER": str(find_llama_server(os.environ.get("LLAMA_SERVER", "")))}
     with tempfile.TemporaryDirectory(prefix="ldbench-run-") as tmp:
         write_tiny_gguf(Path(tmp) / "tiny.gguf")
         api_port = free_port()

@@ -13,6 +13,7 @@ BENCHES = (
     "bench_api_status.py",
     "bench_ui_cpu.py",
     "bench_cli.py",
+    "bench_run.py",
 )
 
 
