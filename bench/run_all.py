@@ -15,6 +15,7 @@ BENCHES = (
     "bench_cli.py",
     "bench_proxy.py",
     "bench_pull.py",
+    "bench_run.py",
 )
 
 

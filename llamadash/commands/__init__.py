@@ -35,6 +35,9 @@ VERBS: dict[str | None, str] = {
     "list": "hub_local:list_models",
     "rm": "hub_local:rm",
     "profile": "profile_edit:profile",
+    "run": "run:run",
+    "bench": "bench:bench",
+    "update": "update:update",
 }
 
 

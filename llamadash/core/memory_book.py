@@ -11,10 +11,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from llamadash.core.flags import flag_name
 from llamadash.core.gguf_header import model_files
+
+if TYPE_CHECKING:
+    from llamadash.core.profiles import Profile
 
 # Measurements kept per profile (the newest): enough for a few argument variants.
 KEEP_PER_PROFILE = 8
@@ -74,6 +77,17 @@ def args_hash(args: Sequence[str], model_identity: str) -> str:
         kept.append(arg)
     digest = hashlib.sha256("\0".join([model_identity, *kept]).encode())
     return digest.hexdigest()[:16]
+
+
+def profile_key(profile: Profile, models_dir: Path) -> str:
+    """The :func:`args_hash` of a profile as models.conf says to run it, on any port.
+
+    Raises:
+        ValueError: a part of a split model is missing.
+        OSError: the model file cannot be stat'ed.
+    """
+    path = profile.model_path(models_dir)
+    return args_hash(profile.server_args(str(path)), model_identity(path))
 
 
 class MemoryBook:

@@ -17,7 +17,7 @@ from llamadash.core.admission import Holder
 from llamadash.core.gguf_estimate import estimate_memory
 from llamadash.core.instance import Instance
 from llamadash.core.memory import BufferTally, memory_budget, tree_pids, tree_rss
-from llamadash.core.memory_book import Measurement, MemoryBook, args_hash, model_identity
+from llamadash.core.memory_book import Measurement, MemoryBook, profile_key
 from llamadash.core.profiles import Profile
 from llamadash.core.settings import Settings
 
@@ -53,8 +53,7 @@ class PoolMemory:
 
     def key(self, profile: Profile) -> str:
         """Profile arguments (no host or port: the same load on any port) and model file."""
-        path = profile.model_path(self.settings.models_dir)
-        return args_hash(profile.server_args(str(path)), model_identity(path))
+        return profile_key(profile, self.settings.models_dir)
 
     async def need(self, instance: Instance, profile: Profile) -> tuple[int, bool]:
         """The last measurement of this profile with these arguments, else the estimate."""

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from textual import work
 
+from llamadash.core.bench_history import BenchHistory
 from llamadash.core.events import BUSY_STATES, State
+from llamadash.core.profiles import Profile
+from llamadash.core.runtime.builds import running_binary
+from llamadash.ui.modals.bench_run import BenchRun
 from llamadash.ui.modals.picker import ModelPicker, Pick
 from llamadash.ui.modals.pull import PullModal, needs_pull
+from llamadash.ui.modals.try_prompt import TryPrompt
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.selection import Selection
 from llamadash.ui.widgets.logs import LogPane
@@ -43,8 +48,47 @@ class KeyActions(Selection):
             note,
             beside=beside,
             alongside=self.engine.settings.max_instances > 1,
+            measured=self._measured_speeds(),
         )
         self.push_screen(picker, self._picked)
+
+    def _measured_speeds(self) -> dict[str, float]:
+        """Profile id → the generation speed its last ``llamadash bench`` measured.
+
+        Read when the picker opens, like the model files it checks: a small local file.
+        """
+        history = BenchHistory.in_state_dir(self.engine.settings.state_dir)
+        return {result.profile: result.gen.median for result in history.results()}
+
+    def _ready_profile(self, doing: str) -> Profile | None:
+        """The profile of the selected instance when its server is ready; else says so."""
+        followed = self.followed
+        profile = self.engine.profiles.get(followed.profile_id or "")
+        if followed.last_event.state != State.READY or profile is None:
+            self.notify(f"nothing ready to {doing}: choose a model with m", severity="warning")
+            return None
+        return profile
+
+    def action_try_prompt(self) -> None:
+        """Open the try-prompt modal on the selected instance's server, when it is ready."""
+        if (profile := self._ready_profile("try")) is None:
+            return
+        endpoint = self.followed.endpoint
+        model = profile.model_path(self.engine.settings.models_dir)
+        title = f"Try {profile.name} ({endpoint})"
+        self.push_screen(TryPrompt(endpoint, title, model, profile.server_args(str(model))))
+
+    def action_bench(self) -> None:
+        """Bench the selected instance's server as it runs; the result joins the history."""
+        if (profile := self._ready_profile("bench")) is None:
+            return
+        settings = self.engine.settings
+        history = BenchHistory.in_state_dir(settings.state_dir)
+        followed = self.followed
+        obs = followed.last_observation
+        binary = running_binary(followed.runtime.name, obs.pid if obs is not None else None)
+        endpoint = followed.endpoint
+        self.push_screen(BenchRun(profile, settings.models_dir, endpoint, history, binary))
 
     def _picked(self, pick: Pick | None) -> None:
         if pick is None:

@@ -54,6 +54,8 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
         Binding("s", "stop_server", "Stop"),
         Binding("r", "restart", "Restart"),
         Binding("l", "focus_logs", "Logs"),
+        Binding("t", "try_prompt", "Try", show=False),  # these two listed by ``?``
+        Binding("B", "bench", "Bench", show=False, key_display="B"),
         Binding("f", "toggle_follow", "Follow"),
         Binding("slash", "filter_logs", "Filter"),
         Binding("question_mark", "help", "Help"),

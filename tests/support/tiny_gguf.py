@@ -165,7 +165,13 @@ def _tensors(
     return tensors
 
 
-def write_tiny_gguf(path: pathlib.Path, *, seed: int = 0, never_eos: bool = True) -> pathlib.Path:
+def write_tiny_gguf(
+    path: pathlib.Path,
+    *,
+    seed: int = 0,
+    never_eos: bool = True,
+    chat_template: str | None = CHAT_TEMPLATE,
+) -> pathlib.Path:
     """Write a tiny random llama-architecture GGUF model that llama-server serves.
 
     The same ``seed`` and ``never_eos`` always give the same bytes.
@@ -175,6 +181,7 @@ def write_tiny_gguf(path: pathlib.Path, *, seed: int = 0, never_eos: bool = True
         seed: Seed of the ``numpy.random.default_rng`` that draws the weights.
         never_eos: Make the model unable to produce end-of-sequence, so that
             every request generates exactly the number of tokens it asks for.
+        chat_template: The template stored; None stores none (a base model).
 
     Returns:
         ``path``, for convenience.
@@ -203,7 +210,8 @@ def write_tiny_gguf(path: pathlib.Path, *, seed: int = 0, never_eos: bool = True
     writer.add_eos_token_id(EOS_ID)
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
-    writer.add_chat_template(CHAT_TEMPLATE)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
 
     for name, array in _tensors(rng, types, never_eos=never_eos):
         writer.add_tensor(name, array)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,6 +24,7 @@ import pytest
 from llamadash.ui.driver import ACTIVE_FOR_S, IDLE_POLL_S
 from tests.conftest import missing
 from tests.e2e.conftest import write_conf
+from tests.support.tmux import Tmux
 
 pytestmark = pytest.mark.engine
 
@@ -34,53 +35,6 @@ def free_tcp_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class Tmux:
-    """A private tmux server with one session."""
-
-    def __init__(self, name: str, socket_path: Path) -> None:
-        self.socket = socket_path  # -S in the test's tmp dir: nothing left behind in /tmp/tmux-*
-        self.session = name
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        # An explicit env: the process environment can hold COLUMNS=80/LINES=24 (set by a
-        # plugin with putenv, invisible in os.environ), which the tmux server would hand to the
-        # dashboard, and Textual would then draw 80x24 in the 160x48 window.
-        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
-        return subprocess.run(
-            ["tmux", "-S", str(self.socket), *args],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=check,
-            env=env,
-        )
-
-    def capture(self, history: bool = False) -> str:
-        start = ("-S", "-") if history else ()
-        return self.run("capture-pane", "-p", *start, "-t", self.session, check=False).stdout
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", self.session, *keys)
-
-    def wait_for(
-        self, condition: Callable[[str], bool], timeout: float, what: str, history: bool = False
-    ) -> str:
-        """Poll the screen (and the scrollback with ``history``) until ``condition`` holds."""
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.capture(history)
-            if condition(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(
-            f"timed out after {timeout:.0f}s waiting for {what}; screen:\n{screen}"
-        )
-
-    def kill(self) -> None:
-        self.run("kill-server", check=False)
 
 
 @pytest.fixture

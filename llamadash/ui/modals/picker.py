@@ -6,6 +6,7 @@ alongside with ``a``) or None; it changes nothing itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -62,6 +63,10 @@ class ProfileRow:
     """The widest marks of the list, so every row's columns line up."""
     speed_width: int = 16
     """The widest speed of the list (at most 16)."""
+    measured: str = ""
+    """What ``llamadash bench`` last measured (``bench 58 t/s``), beside the promised speed."""
+    measured_width: int = 0
+    """The widest measured speed of the list (0: none measured, no column)."""
 
     @property
     def marks(self) -> str:
@@ -73,12 +78,17 @@ class ProfileRow:
         """The row; ``width`` None: at its full width."""
         ctx = f"ctx {self.profile.ctx}" if self.profile.ctx else ""
         fixed = 5 + 1 + self.speed_width + 11 + self.mark_width
+        fixed += self.measured_width + 1 if self.measured_width else 0
         name_width = NAME_WIDTH if width is None else width - fixed
         name_width = min(NAME_WIDTH, max(MIN_NAME_WIDTH, name_width))
         row = Text.assemble(
             (f"{self.key:>3}  ", "bold"),
             fit(self.profile.name, name_width),
             (f" {fit(self.profile.speed, self.speed_width)}", "cyan"),
+            (
+                f" {fit(self.measured, self.measured_width)}" if self.measured_width else "",
+                "magenta",
+            ),
             (f" {ctx:<10}", "dim"),
             (CURRENT if self.current else "", "bold green"),
             (BESIDE if self.beside else "", "green"),
@@ -120,11 +130,13 @@ class ModelPicker(ModalScreen[Pick | None]):
         *,
         beside: frozenset[str] = frozenset(),
         alongside: bool = False,
+        measured: Mapping[str, float] | None = None,
     ) -> None:
         """The picker over ``profiles``, ``current`` (the foreground's) marked.
 
         ``beside``: the ids running beside the foreground instance (marked too);
-        ``alongside``: the pool holds more than one instance, so ``a`` starts one.
+        ``alongside``: the pool holds more than one instance, so ``a`` starts one;
+        ``measured``: profile id → the generation tokens/s ``llamadash bench`` last measured.
         """
         super().__init__()
         self.profiles = profiles
@@ -133,6 +145,7 @@ class ModelPicker(ModalScreen[Pick | None]):
         self.busy_note = busy_note
         self.beside = beside
         self.alongside = alongside
+        self.measured = {k: f"bench {v:.0f} t/s" for k, v in (measured or {}).items()}
         self.bench = False
 
     def compose(self) -> ComposeResult:
@@ -160,13 +173,18 @@ class ModelPicker(ModalScreen[Pick | None]):
                 current=p.id == self.current,
                 beside=p.id in self.beside,
                 missing=not p.model_path(self.models_dir).is_file(),
+                measured=self.measured.get(p.id, ""),
             )
             for i, p in enumerate(self.shown, 1)
         ]
+        measured = max((len(row.measured) for row in rows), default=0)
         marks = max((len(row.marks) for row in rows), default=0)
         speed = min(16, max((len(p.speed) for p in self.shown), default=0))
         options = [
-            Option(replace(row, mark_width=marks, speed_width=speed), id=row.profile.id)
+            Option(
+                replace(row, mark_width=marks, speed_width=speed, measured_width=measured),
+                id=row.profile.id,
+            )
             for row in rows
         ]
         listing = self.query_one("#picker-list", OptionList)

@@ -12,6 +12,8 @@ from textual.widgets import Static
 
 KEYS = (
     ("m", "model picker: 1-9/Enter switch, a start alongside, b bench, Esc"),
+    ("t", "try a prompt on the selected server: streamed answer, tokens/s"),
+    ("B", "bench the selected server: prompt and generation speed, kept as history"),
     ("s", "stop llama-server (the instance selected in the list)"),
     ("r", "restart the current profile (of the selected instance)"),
     ("1-9", "select an instance in the list (shown while several servers run)"),
