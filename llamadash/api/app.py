@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from llamadash.api import instances, metrics, openapi, routes, sse
+from llamadash.api import instances, metrics, openapi, pulls, routes, sse
 from llamadash.api.auth import BearerAuth
 from llamadash.api.errors import (
     ApiError,
@@ -30,6 +30,7 @@ ROUTES = (
     Route("/status", routes.status, methods=["GET"]),
     Route("/switch", routes.switch, methods=["POST"]),
     Route("/stop", routes.stop, methods=["POST"]),
+    Route("/pull", pulls.pull, methods=["POST"]),
     Route("/instances", instances.listing, methods=["GET"]),
     Route("/instances", instances.start, methods=["POST"]),
     Route("/instances", instances.stop_all, methods=["DELETE"]),

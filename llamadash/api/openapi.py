@@ -156,6 +156,24 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
     "/stop": {"post": _change("stop llama-server", "StopRequest", required=False, extra={})},
+    "/pull": {
+        "post": {
+            "summary": "download a model from Hugging Face into models_dir (resumable, sha256"
+            " checked); progress as 'pull' events on /events",
+            "requestBody": {"required": True, "content": {JSON: {"schema": ref("PullRequest")}}},
+            "responses": {
+                "200": _json("wait=true: pulled", ref("PullProgress")),
+                "202": {
+                    **_json("started (or joined): follow /events", ref("PullProgress")),
+                    "headers": {"Location": {"schema": STRING, "description": "/events"}},
+                },
+                "400": _error("malformed body, a bad reference, or a profile without hf ="),
+                **COMMON_ERRORS,
+                "413": _error("the body is too large"),
+                "502": _json("wait=true: the pull failed (error says why)", ref("PullProgress")),
+            },
+        }
+    },
     "/instances": {
         "get": {
             "summary": "every instance running, loading or failed (the foreground one first):"

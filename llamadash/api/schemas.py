@@ -16,6 +16,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from llamadash.api.inputs import StopRequest, SwitchRequest
+from llamadash.api.pulls import PullRequest
 from llamadash.api.shapes import (
     Accepted,
     Error,
@@ -24,6 +25,7 @@ from llamadash.api.shapes import (
     ModelList,
     Models,
     ProxyError,
+    PullProgress,
     SwitchResult,
 )
 from llamadash.core.events import Status, SwitchEvent, SwitchOutcome
@@ -44,9 +46,10 @@ OUTPUTS: tuple[type, ...] = (
     Error,
     ModelList,
     ProxyError,
+    PullProgress,
 )
 """What the API sends (with every shape they hold, e.g. Progress, Model, State)."""
-INPUTS: tuple[type, ...] = (SwitchRequest, StopRequest)
+INPUTS: tuple[type, ...] = (SwitchRequest, StopRequest, PullRequest)
 """The request bodies."""
 
 

@@ -124,3 +124,24 @@ class ProxyError(Struct, frozen=True):
     """Every /v1/* error llamadash itself answers (the server's own pass through as they are)."""
 
     error: ProxyErrorDetail
+
+
+class PullProgress(Struct, frozen=True):
+    """``POST /pull``'s answer and each ``pull`` event on ``GET /events``: how far a pull is."""
+
+    id: int
+    model: str
+    """What was asked: user/repo[:quant]."""
+    state: str
+    """``planning`` (asking the Hub), ``pulling``, ``done`` or ``failed``."""
+    repo: str = ""
+    quant: str = ""
+    file: str = ""
+    """The file being downloaded now."""
+    done: int = 0
+    """Bytes on disk so far (a resumed partial counts)."""
+    total: int = 0
+    """Bytes of every file of the quant (split parts summed)."""
+    path: str = ""
+    """Where the model file lands (the first part of a split model)."""
+    error: str = ""

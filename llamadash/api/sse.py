@@ -19,19 +19,26 @@ import json
 from collections import deque
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from llamadash.api.errors import ApiError
+from llamadash.api.shapes import PullProgress
 from llamadash.api.state import ApiContext, context
 from llamadash.core.events import State, SwitchEvent
 
 BUFFER_EVENTS = 256
 
 
-def is_progress(event: SwitchEvent) -> bool:
-    """A loading update that a later one makes obsolete."""
+Item = SwitchEvent | PullProgress
+
+
+def is_progress(event: Item) -> bool:
+    """A loading or download update that a later one makes obsolete."""
+    if isinstance(event, PullProgress):
+        return event.state == "pulling"
     return event.state == State.LOADING and event.progress is not None
 
 
@@ -47,13 +54,13 @@ class EventBuffer:
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
         self.dropped = 0
-        self._items: deque[SwitchEvent] = deque()
+        self._items: deque[Item] = deque()
         self._ready = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, event: SwitchEvent) -> None:
+    def put(self, event: Item) -> None:
         """Append ``event`` (called on the loop by the switcher)."""
         if len(self._items) >= self.maxsize:
             self._drop_one()
@@ -68,7 +75,7 @@ class EventBuffer:
                 return
         self._items.popleft()
 
-    async def get(self) -> SwitchEvent:
+    async def get(self) -> Item:
         """The oldest event, waiting for one if the buffer is empty."""
         while not self._items:
             self._ready.clear()
@@ -109,6 +116,7 @@ class EventStream(Response):
             return
         source = ctx.pool if ctx.pool is not None else ctx.switcher
         unsubscribe = source.subscribe(self.buffer.put)
+        unsubscribe_pulls = ctx.pulls.subscribe(self.buffer.put)
         ctx.event_clients += 1
         tasks: list[asyncio.Future[None]] = []
         try:
@@ -128,6 +136,7 @@ class EventStream(Response):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             unsubscribe()
+            unsubscribe_pulls()
             ctx.event_clients -= 1
             for task in tasks:
                 task.cancel()
@@ -146,7 +155,10 @@ class EventStream(Response):
             except TimeoutError:
                 await _body(send, KEEPALIVE)
                 continue
-            await _body(send, format_event("state", event.to_dict()))
+            if isinstance(event, PullProgress):
+                await _body(send, format_event("pull", msgspec.to_builtins(event)))
+            else:
+                await _body(send, format_event("state", event.to_dict()))
 
 
 async def _body(send: Send, chunk: bytes) -> None:

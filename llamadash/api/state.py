@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from llamadash.api.errors import ApiError
+from llamadash.api.pull_jobs import Pulls
 from llamadash.api.upstream import UpstreamPool
 from llamadash.core.demand import DemandRefused, DemandRouter
 from llamadash.core.demand_stats import DemandStats
@@ -60,6 +61,8 @@ class ApiContext:
     """Keep-alive connections the proxy forwards on."""
     upstream_hooked: weakref.WeakSet[Instance] = field(default_factory=weakref.WeakSet)
     """Instances that drop ``upstream``'s idle connections before they stop."""
+    pulls: Pulls = field(default_factory=Pulls)
+    """Model downloads started by ``POST /pull`` (their progress goes to /events)."""
     _status_call: asyncio.Task[Status] | None = None
     _status_body: tuple[tuple[int, ...], float, bytes] | None = None
 

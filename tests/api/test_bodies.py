@@ -36,7 +36,7 @@ async def test_a_lone_surrogate_is_a_400_on_every_json_route(
     client: httpx.AsyncClient, engine_c: Engine, body: bytes
 ) -> None:
     routes = json_routes()
-    assert set(routes) == {"/switch", "/stop", "/instances", *PROXIED_PATHS}
+    assert set(routes) == {"/switch", "/stop", "/instances", "/pull", *PROXIED_PATHS}
     for path in routes:
         reply = await client.post(path, content=body)
         if path in PROXIED_PATHS:  # OpenAI's error shape; nothing is forwarded or started

@@ -85,7 +85,10 @@ def sent_is_valid(path: str, sent: requests.PreparedRequest) -> bool:
             return False
     else:
         body = None if path in SWITCH_BODIES else {}
-    name = "SwitchRequest" if path in SWITCH_BODIES else "StopRequest"
+    if path == "/pull" and body is None:
+        return False  # the body is required
+    names = {"/pull": "PullRequest"}
+    name = names.get(path, "SwitchRequest" if path in SWITCH_BODIES else "StopRequest")
     schema = document()["components"]["schemas"][name]
     return bool(jsonschema_rs.validator_for(schema).is_valid(body)) and not _non_finite(body)
 
@@ -146,8 +149,9 @@ async def test_malformed_input_never_reaches_the_engine_nor_fails_the_server(
     assert any(key.startswith("POST /switch 400") for key in seen), seen
     assert any(key.startswith("POST /stop 400") for key in seen), seen
     assert any(key.startswith("POST /instances 400") for key in seen), seen
-    # Nothing malformed started a switch.
+    # Nothing malformed started a switch or a download.
     assert engine_c.switcher.stats.switches == 0 and engine_c.switcher.stats.failures == 0
+    assert api.context.pulls.jobs == {}
 
 
 async def test_valid_reads_and_stops_conform_to_the_document(make_api: Any) -> None:
@@ -156,10 +160,10 @@ async def test_valid_reads_and_stops_conform_to_the_document(make_api: Any) -> N
         run_fuzz,
         api.url,
         GenerationMode.POSITIVE,
-        lambda op: op.method != "post" or op.path not in {*SWITCH_BODIES, *PROXIED_PATHS},
+        lambda op: op.method != "post" or op.path not in {*SWITCH_BODIES, *PROXIED_PATHS, "/pull"},
         25,
     )  # (a valid switch, start or completion loads a model: test_routes.py,
-    # test_instances.py, tests/e2e/test_proxy.py)
+    # test_instances.py, tests/e2e/test_proxy.py; a valid pull reaches the Hub: test_pull_api)
     assert not any(key.endswith("500") for key in seen), seen
     assert any(key.startswith("GET /status 200") for key in seen), seen
     assert any(key.startswith("POST /stop 200") for key in seen), seen
