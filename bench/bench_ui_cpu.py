@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -155,12 +156,17 @@ def in_tmux(child_args: list[str]) -> Iterator[tuple[str, psutil.Process]]:
     docker_host = f"DOCKER_HOST={os.environ['DOCKER_HOST']}"
     tmux(sock, "new-session", "-d", "-x", str(SIZE[0]), "-y", str(SIZE[1]), "-s", "b",
          "-e", docker_host, "-e", "TERM=xterm-256color", command)  # fmt: skip
+    proc: psutil.Process | None = None
     try:
         pid = int(tmux(sock, "display-message", "-p", "-t", "b", "#{pane_pid}").strip())
-        yield sock, psutil.Process(pid)
+        proc = psutil.Process(pid)
+        yield sock, proc
     finally:
         tmux(sock, "kill-server")
         Path(sock).unlink(missing_ok=True)
+        if proc is not None:  # its log files are written until it exits: then remove them
+            with contextlib.suppress(psutil.Error):
+                proc.wait(15)
 
 
 def screen(sock: str) -> str:
@@ -200,7 +206,7 @@ def key_latencies(sock: str, rounds: int) -> list[float]:
     return results
 
 
-def prepare(work: Path, instances: int = 1) -> tuple[Path, str]:
+def prepare(work: Path, instances: int = 1, runtime: str = "compose") -> tuple[Path, str]:
     """models.conf with tiny on the test engine (unique project, free ports); tiny made ready.
 
     ``instances`` > 1: that many copies of tiny run, the others beside the foreground one.
@@ -216,7 +222,8 @@ def prepare(work: Path, instances: int = 1) -> tuple[Path, str]:
     project_dir = work / "project"
     project_dir.mkdir()
     conf = write_conf(work / "models.conf", models_dir=models, port=free_port(), project=project,
-                      project_dir=project_dir, state_dir=work / "state", image=IMAGE)  # fmt: skip
+                      project_dir=project_dir, state_dir=work / "state", image=IMAGE,
+                      runtime=runtime)  # fmt: skip
     head = f"[llamadash]\napi_port = {free_port()}\nmax_instances = {instances}\n"
     text = conf.read_text().replace("[llamadash]\n", head, 1)
     extra = [f"tiny-{n}" for n in range(2, instances + 1)]

@@ -12,6 +12,7 @@ BENCHES = (
     "bench_switch.py",
     "bench_api_status.py",
     "bench_ui_cpu.py",
+    "bench_owner_idle.py",
     "bench_cli.py",
     "bench_proxy.py",
     "bench_pull.py",

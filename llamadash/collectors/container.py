@@ -11,8 +11,8 @@ from typing import Any
 
 from docker.errors import APIError, NotFound
 
-from llamadash.collectors.docker_events import EventWatch
 from llamadash.collectors.docker_stats import StatsStream
+from llamadash.core.runtime.docker_events import EventWatch
 
 __all__ = ["ContainerCollector", "ContainerSnapshot"]
 

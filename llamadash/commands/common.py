@@ -7,9 +7,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
 if TYPE_CHECKING:
+    from typing import Any
+
     from llamadash.core.context import Engine
 
 

@@ -18,7 +18,6 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import quote
 
 from llamadash.commands.common import emit_json, engine_from
@@ -29,17 +28,21 @@ from llamadash.commands.owner import (
     read_config,
     read_config_lenient,
 )
-from llamadash.commands.ps_table import table
-from llamadash.core.profiles import ProfileSet
-from llamadash.core.settings import Settings
+
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
+if TYPE_CHECKING:
+    from typing import Any
+
+    from llamadash.core.profiles import ProfileSet
+    from llamadash.core.settings import Settings
+
+    Item = dict[str, Any]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_SUPERSEDED, EXIT_UNAVAILABLE = 1, 2, 3, 4
 EXIT_BY_ITEM = {"ready": 0, "stopped": 0, "failed": 1, "refused": 1, "superseded": 3}
 ALL = "all"
 WATCH_SECONDS = 1.0
 CLEAR = "\x1b[H\x1b[2J"
-
-Item = dict[str, Any]
 
 
 def item(profile: str | None, result: str, message: str, **more: Any) -> Item:
@@ -105,6 +108,8 @@ def _shower(args: argparse.Namespace) -> Any:
             else:
                 emit_json({"instances": list(rows)})
             return
+        from llamadash.commands.ps_table import table  # not for --json: it loads core.memory
+
         text = table(rows)
         if args.watch:
             stamp = time.strftime("%H:%M:%S")

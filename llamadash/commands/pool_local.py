@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llamadash.commands.instances import Item, item, not_running
+from llamadash.commands.instances import item, not_running
 from llamadash.commands.local import ProgressPrinter
 from llamadash.core.admission import AdmissionRefused
 from llamadash.core.context import Engine
@@ -19,6 +19,9 @@ from llamadash.core.events import Result, SwitchOutcome
 from llamadash.core.instance import SwitchError
 from llamadash.core.pool import Pool
 from llamadash.core.pool_view import describe
+
+if TYPE_CHECKING:
+    from llamadash.commands.instances import Item
 
 WATCH_SECONDS = 1.0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
 from llamadash.commands.common import emit_json, engine_from
 from llamadash.commands.owner import (
@@ -16,7 +15,10 @@ from llamadash.commands.owner import (
     read_config_lenient,
 )
 
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
 if TYPE_CHECKING:
+    from typing import Any
+
     from llamadash.core.context import Engine
     from llamadash.core.profiles import Profile
     from llamadash.core.settings import Settings

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from llamadash.commands.common import emit_json, engine_from
 from llamadash.commands.owner import (
@@ -20,7 +19,12 @@ from llamadash.commands.owner import (
     read_config,
     read_config_lenient,
 )
-from llamadash.core.settings import Settings
+
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
+if TYPE_CHECKING:
+    from typing import Any
+
+    from llamadash.core.settings import Settings
 
 EXIT_USAGE, EXIT_UNAVAILABLE = 2, 4
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 __all__ = ["MAX_BODY", "MAX_HEAD", "Head", "LoopbackHttpError", "Reply", "parse_head", "request"]
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from llamadash.core.flags import flag_name
 from llamadash.core.inifile import ConfigError, Entry
-from llamadash.core.model_ref import BadReferenceError, parse_ref
 from llamadash.core.owned import OWNED_FLAGS
 
 INT_KEYS = ("ctx", "ngl", "batch", "ubatch", "threads", "parallel")
@@ -48,6 +47,8 @@ def convert(entry: Entry, path: Path | str) -> object:
 
 def _model_ref(entry: Entry, path: Path | str) -> str:
     """``user/repo:QUANT`` in any accepted spelling, kept as written."""
+    from llamadash.core.model_ref import BadReferenceError, parse_ref  # only an hf key needs it
+
     try:
         parse_ref(entry.value)
     except BadReferenceError as exc:

@@ -6,7 +6,6 @@ profile and ``[llamadash]`` holds settings (see :mod:`llamadash.core.settings`).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -241,6 +240,8 @@ def parse_profiles(text: str, path: Path | str = "models.conf") -> ProfileSet:
 
 def _check_key(entry: Entry, path: Path | str) -> None:
     if entry.key not in PROFILE_KEYS:
+        import difflib  # only for a wrong key's hint
+
         near = difflib.get_close_matches(entry.key, PROFILE_KEYS, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(PROFILE_KEYS)})"
         raise ConfigError(path, entry.line, f"unknown key{hint}", key=entry.key)

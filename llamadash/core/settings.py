@@ -11,10 +11,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from llamadash.core.inifile import ConfigError
 from llamadash.core.profiles import ProfileSet
+
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _state_home() -> Path:

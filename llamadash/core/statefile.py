@@ -6,7 +6,10 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_HISTORY = 10
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from llamadash.core.engine_state import TAIL_LINES, EngineState
 from llamadash.core.events import State
@@ -17,6 +18,9 @@ from llamadash.core.net import health
 from llamadash.core.runtime.base import CLEAN_EXIT_CODES, Observation
 
 ADOPTED_HEALTH_INTERVAL = 0.25
+# The watch looks at least this often even when the runtime says nothing changed (docker
+# events could be lost): what the dashboard does for its own look (ui/workers.py).
+WATCH_RECHECK_SECONDS = 30.0
 
 
 class Watching(EngineState):
@@ -74,16 +78,26 @@ class Watching(EngineState):
             self._emit(State.IDLE, None, message="the server stopped (seen, not asked for)")
 
     def watch(self, interval: float) -> None:
-        """Look at the runtime every ``interval`` seconds in the background (idempotent)."""
+        """Watch the runtime in the background (idempotent).
+
+        Every ``interval`` seconds it looks if the runtime may have changed (``changed``), and
+        at least every WATCH_RECHECK_SECONDS.
+        """
         if self._watch_task is None or self._watch_task.done():
             self._watch_task = asyncio.create_task(self._watch(interval), name="llamadash-watch")
 
     async def _watch(self, interval: float) -> None:
+        looked = time.monotonic()
         while True:
             await asyncio.sleep(interval)
-            if not self.busy:
-                with contextlib.suppress(Exception):  # an engine hiccup: the next look tells
-                    await self.observe(max_age=interval)
+            if self.busy:
+                continue  # the switch's own events say what happens; its flag waits
+            changed = self.runtime.changed()  # asked first: it resets, whatever follows
+            if not changed and time.monotonic() - looked < WATCH_RECHECK_SECONDS:
+                continue
+            looked = time.monotonic()
+            with contextlib.suppress(Exception):  # an engine hiccup: the next look tells
+                await self.observe(max_age=0)  # a cached look may predate the change
 
     def _stop_watching(self) -> None:
         for task in (self._watch_task, self._load_watch):

@@ -10,8 +10,8 @@ import docker
 import pytest
 
 from llamadash.collectors.container import ContainerCollector
-from llamadash.collectors.docker_events import EventWatch
 from llamadash.core.context import Engine
+from llamadash.core.runtime.docker_events import EventWatch
 
 pytestmark = pytest.mark.engine
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,64 @@ def test_the_cli_and_hub_verbs_import_no_hub_client_until_they_run() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+# What the forwarding path (a verb sent to a running owner: status, models, switch, stop,
+# ps, start, restart) loads of llamadash: models.conf, the owner lock, one loopback request.
+LIGHT_PATH = {
+    "llamadash",
+    "llamadash.cli",
+    "llamadash.commands",
+    "llamadash.commands.common",
+    "llamadash.commands.instances",
+    "llamadash.commands.owner",
+    "llamadash.commands.query",
+    "llamadash.commands.switching",
+    "llamadash.core",
+    "llamadash.core.flags",
+    "llamadash.core.http1",
+    "llamadash.core.inifile",
+    "llamadash.core.owned",
+    "llamadash.core.profile_values",
+    "llamadash.core.profiles",
+    "llamadash.core.settings",
+    "llamadash.core.statefile",
+}
+# What it must not load: each costs a forwarded verb milliseconds (typing ~5, difflib ~1,
+# asyncio ~15, httpx ~170) and none of it is used there.
+NOT_ON_THE_LIGHT_PATH = (
+    "typing",
+    "difflib",
+    "asyncio",
+    "subprocess",
+    "threading",
+    "logging",
+    "statistics",
+    "httpx",
+    "docker",
+    "psutil",
+    "starlette",
+    "uvicorn",
+    "textual",
+    "pydantic",
+)
+FORWARDED_VERBS = ("status", "models", "switch", "stop", "ps", "start", "restart")
+
+
+def test_the_forwarding_path_loads_only_what_it_uses() -> None:
+    code = (
+        "import sys, json; before = set(sys.modules); "
+        "from llamadash.cli import parse_args; from llamadash.commands import verb_function; "
+        f"[(parse_args([v, 'x'] if v in ('start', 'restart') else [v]), verb_function(v))"
+        f" for v in {FORWARDED_VERBS!r}]; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-800:]
+    loaded = set(json.loads(done.stdout))
+    ours = {m for m in loaded if m == "llamadash" or m.startswith("llamadash.")}
+    assert ours == LIGHT_PATH, (
+        f"new: {sorted(ours - LIGHT_PATH)}, gone: {sorted(LIGHT_PATH - ours)}"
+    )
+    heavy = sorted(m for m in loaded if m.split(".")[0] in NOT_ON_THE_LIGHT_PATH)
+    assert heavy == []

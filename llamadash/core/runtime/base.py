@@ -75,10 +75,17 @@ class Runtime(Protocol):
     name: str
     endpoint_host: str
     watch_interval: float
-    """Seconds between the owner's looks for changes made outside llamadash."""
+    """Seconds between the owner's checks for changes made outside llamadash (``changed``)."""
 
     def observe(self) -> Observation:
         """What runs now. Raises EngineUnavailableError if it cannot be known."""
+        ...
+
+    def changed(self) -> bool:
+        """Whether what runs may have changed since the last call: the watch then looks.
+
+        Called on the event loop: it never blocks (no engine call).
+        """
         ...
 
     def command(self, spec: LaunchSpec) -> tuple[str, ...]:

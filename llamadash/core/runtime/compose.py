@@ -19,6 +19,7 @@ from llamadash.core.runtime.base import (
 )
 from llamadash.core.runtime.docker_calls import (
     engine_error,
+    image_help,
     parse_time,
     quiet,
     reload_running,
@@ -28,6 +29,7 @@ from llamadash.core.runtime.docker_calls import (
     wait_exit,
     write_gpu_override,
 )
+from llamadash.core.runtime.docker_events import EventWatch
 from llamadash.core.runtime.signals import escalate_stop
 
 SERVICE = "llama-server"
@@ -39,8 +41,9 @@ class ComposeRuntime:
 
     name = "compose"
     endpoint_host = "127.0.0.1"
-    watch_interval = 5.0
-    """Seconds between the owner's looks for outside changes (each is a Docker API call)."""
+    watch_interval = 1.0
+    """Seconds between the owner's checks for outside changes: a look (two Docker API calls)
+    only after a container event (``changed``)."""
     last_stop = ""
     """The signal the last stop needed: SIGTERM, "SIGTERM x2" or SIGKILL (for tests, logs)."""
 
@@ -58,6 +61,7 @@ class ComposeRuntime:
         self._docker: Any = None
         self._config: dict[str, Any] | None = None
         self._positions: dict[str, str] = {}
+        self._events: EventWatch | None = None
 
     # --- the Docker SDK -------------------------------------------------------------------
     def client(self) -> Any:
@@ -80,14 +84,25 @@ class ComposeRuntime:
             self._docker = client
         return self._docker
 
+    def _labels(self) -> list[str]:
+        project, service = self.project_name, SERVICE
+        return [f"com.docker.compose.project={project}", f"com.docker.compose.service={service}"]
+
+    def changed(self) -> bool:
+        """Whether the container may have changed since the last call (docker events).
+
+        Never blocks: until a look has made the client, yes (that look makes it).
+        """
+        if self._events is None:
+            if self._docker is None:
+                return True
+            self._events = EventWatch(self._docker, self._labels())
+        return self._events.take_change()
+
     def _container(self) -> Any | None:
         """The service's newest container, or None."""
-        labels = [
-            f"com.docker.compose.project={self.project_name}",
-            f"com.docker.compose.service={SERVICE}",
-        ]
         try:
-            found = self.client().containers.list(all=True, filters={"label": labels})
+            found = self.client().containers.list(all=True, filters={"label": self._labels()})
         except EngineUnavailableError:
             raise
         except Exception as exc:
@@ -215,24 +230,7 @@ class ComposeRuntime:
 
     def help_source(self, spec: LaunchSpec) -> HelpSource | str:
         """Key: the image id; help: ``docker run --rm IMAGE --help`` with no network."""
-        image_name = spec.image or self._image_from_config()
-        if not image_name:
-            return "no image named in the compose files or models.conf"
-        try:
-            image = self.client().images.get(image_name)
-        except Exception:  # not pulled yet: compose will pull it, validation is skipped
-            return f"image {image_name} is not on this Docker engine yet"
-
-        def fetch() -> str | None:
-            try:
-                out = self.client().containers.run(
-                    image.id, ["--help"], remove=True, network_mode="none", stderr=True
-                )
-            except Exception:
-                return None
-            return bytes(out).decode("utf-8", "replace")
-
-        return f"image:{image.id}", fetch
+        return image_help(self.client, spec.image or self._image_from_config())
 
     def _image_from_config(self) -> str:
         try:
@@ -292,7 +290,10 @@ class ComposeRuntime:
         return bytes(raw).decode("utf-8", "replace").splitlines()
 
     def close(self) -> None:
-        """Close the SDK client."""
+        """End the event stream and close the SDK client."""
+        events, self._events = self._events, None
+        if events is not None:
+            events.stop()
         if self._docker is not None:
             self._docker, client = None, self._docker
             client.close()

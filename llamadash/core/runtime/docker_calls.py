@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from llamadash.core.runtime.base import EngineUnavailableError, RuntimeFailure
+from llamadash.core.runtime.base import EngineUnavailableError, HelpSource, RuntimeFailure
 from llamadash.core.runtime.environ import compose_env
 
 
@@ -84,6 +85,30 @@ def reload_running(container: Any) -> bool:
     except Exception:
         return False
     return bool(container.status in ("running", "restarting", "paused"))
+
+
+def image_help(client: Callable[[], Any], image_name: str) -> HelpSource | str:
+    """The compose runtime's ``help_source``: the image id, and its ``--help`` run offline.
+
+    A reason instead when the engine has no such image.
+    """
+    if not image_name:
+        return "no image named in the compose files or models.conf"
+    try:
+        image = client().images.get(image_name)
+    except Exception:  # not pulled yet: compose will pull it, validation is skipped
+        return f"image {image_name} is not on this Docker engine yet"
+
+    def fetch() -> str | None:
+        try:
+            out = client().containers.run(
+                image.id, ["--help"], remove=True, network_mode="none", stderr=True
+            )
+        except Exception:
+            return None
+        return bytes(out).decode("utf-8", "replace")
+
+    return f"image:{image.id}", fetch
 
 
 def quiet(call: Any, **kwargs: Any) -> None:

@@ -78,6 +78,10 @@ class ProcessRuntime:
         return pid_alive(pid) and b"llama-server" in cmdline(pid)
 
     # --- Runtime protocol -----------------------------------------------------------------
+    def changed(self) -> bool:
+        """Always: a look costs a /proc read, cheaper than any way to be told."""
+        return True
+
     def observe(self) -> Observation:
         """State from the state file, checked against the live process table."""
         data = self._read_state()
