@@ -138,6 +138,9 @@ class BareProcess:
             spec = engine.switcher.launch_spec(profile)
             self.argv[pid] = [str(runtime.binary), *runtime.command(spec)]
             self.models[pid] = spec.model_path.name
+            if "--slot-save-path" in self.argv[pid]:  # the folder llamadash makes before a start
+                saved = self.argv[pid][self.argv[pid].index("--slot-save-path") + 1]
+                Path(saved).mkdir(parents=True, exist_ok=True)
         self.child: subprocess.Popen[bytes] | None = None
 
     def stop(self, busy: bool) -> None:
