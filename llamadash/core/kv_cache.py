@@ -115,6 +115,9 @@ class CacheStore:
             if answer is None:
                 log.warning("saving slot %s of %s failed: the server refused", slot, profile_id)
                 continue
+            if not _int(answer.get("n_saved")):  # served a request but kept no prompt
+                (self.folder / name).unlink(missing_ok=True)
+                continue
             tokens += _int(answer.get("n_saved"))
             count += 1
         if count:

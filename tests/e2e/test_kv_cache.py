@@ -192,3 +192,34 @@ def test_the_budget_removes_the_least_recently_used_first(tmp_path: Path) -> Non
     removed = store.prune()
     assert [p.name.split("-")[0] for p in removed] == ["old"]
     assert sorted(p.name.split("-")[0] for p in tmp_path.glob("*.bin")) == ["mid", "new"]
+
+
+async def test_only_slots_holding_tokens_are_saved_and_nothing_warns(
+    kv_engine: Callable[..., Engine], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: a slot that had served a request without keeping its prompt
+    # (cache_prompt: false) was saved as a 0-token file, and each switch back "could not
+    # restore" it, removed it and logged a warning.
+    engine = kv_engine()
+    try:
+        assert (await engine.pool.switch("tiny")).result == Result.READY
+        for slot, keep in ((0, True), (1, False)):
+            reply = httpx.post(
+                f"{engine.switcher.endpoint}/completion",
+                json={"prompt": "hello there", "n_predict": 2, "cache_prompt": keep,
+                      "id_slot": slot},
+                timeout=60,
+            )  # fmt: skip
+            reply.raise_for_status()
+        slots = httpx.get(f"{engine.switcher.endpoint}/slots", timeout=5).json()
+        assert len(slots) > 1  # several slots, one of them used
+        assert (await engine.pool.switch("long")).result == Result.READY
+        saved = list(engine.switcher.kv.folder.glob("tiny-*.bin"))
+        assert len(saved) == 1, saved
+        with caplog.at_level("WARNING"):
+            back = await engine.pool.switch("tiny")
+        assert back.result == Result.READY and "cache restored" in back.message
+        assert "could not be restored" not in caplog.text
+    finally:
+        await engine.pool.stop()
+        await engine.pool.aclose()
