@@ -138,7 +138,8 @@ def kind(value: object) -> str:
     return "an object"
 
 
-def _no_unknown_keys(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+def no_unknown_keys(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """400 naming the fields of ``body`` that are not ``allowed``."""
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         names = ", ".join(repr(k) for k in unknown)
@@ -238,7 +239,7 @@ def parse_switch(raw: bytes, query: Mapping[str, str]) -> SwitchRequest:
         ApiError: 400 naming the first problem found.
     """
     body = json_object(raw, required=True, example='{"model": "<id or name>"}')
-    _no_unknown_keys(body, SWITCH_KEYS)
+    no_unknown_keys(body, SWITCH_KEYS)
     if "model" not in body:
         raise bad_request("missing field 'model' (a profile id or name)", field="model")
     model = body["model"]
@@ -266,5 +267,5 @@ def parse_stop(raw: bytes, query: Mapping[str, str]) -> StopRequest:
         ApiError: 400 naming the first problem found.
     """
     body = json_object(raw, required=False, example='{"wait": true}')
-    _no_unknown_keys(body, STOP_KEYS)
+    no_unknown_keys(body, STOP_KEYS)
     return StopRequest(wait=_flag(body, "wait", StopRequest), timeout=_timeout(body, query))

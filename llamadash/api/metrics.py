@@ -31,11 +31,18 @@ def _header(name: str, kind: str, help_text: str) -> list[str]:
 
 def histogram(name: str, help_text: str, hist: Histogram) -> list[str]:
     """A histogram with cumulative ``le`` buckets (ending at +Inf), ``_sum`` and ``_count``."""
-    lines = _header(name, "histogram", help_text)
-    for bound, count in hist.cumulative():
-        lines.append(f'{name}_bucket{{le="{_number(bound)}"}} {count}')
-    lines.append(f"{name}_sum {_number(hist.sum)}")
-    lines.append(f"{name}_count {hist.count}")
+    return [*_header(name, "histogram", help_text), *_samples(name, hist)]
+
+
+def _samples(name: str, hist: Histogram, label: str = "") -> list[str]:
+    """A histogram's ``_bucket``, ``_sum`` and ``_count`` lines (``label``: e.g. a profile)."""
+    braced = f"{{{label}}}" if label else ""
+    lines = [
+        f'{name}_bucket{{{label + "," if label else ""}le="{_number(bound)}"}} {count}'
+        for bound, count in hist.cumulative()
+    ]
+    lines.append(f"{name}_sum{braced} {_number(hist.sum)}")
+    lines.append(f"{name}_count{braced} {hist.count}")
     return lines
 
 
@@ -49,11 +56,7 @@ def _labelled(name: str, help_text: str, kind: str, values: Mapping[str, float])
 def _profile_histogram(name: str, help_text: str, hists: dict[str, Histogram]) -> list[str]:
     lines = _header(name, "histogram", help_text)
     for profile, hist in sorted(hists.items()):
-        label = f'profile="{escape_label(profile)}"'
-        for bound, count in hist.cumulative():
-            lines.append(f'{name}_bucket{{{label},le="{_number(bound)}"}} {count}')
-        lines.append(f"{name}_sum{{{label}}} {_number(hist.sum)}")
-        lines.append(f"{name}_count{{{label}}} {hist.count}")
+        lines += _samples(name, hist, f'profile="{escape_label(profile)}"')
     return lines
 
 

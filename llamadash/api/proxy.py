@@ -133,7 +133,7 @@ class ProxyEndpoint:
             instance.on_stop(functools.partial(ctx.upstream.drop, host, port))
             ctx.upstream_hooked.add(instance)
         streamed = False
-        status, first, tail = 502, None, b""
+        status, first, tail = 502, None, bytearray()
         try:
             answer = await ctx.upstream.send(
                 host, port, "POST", self.path, headers=passed, body=call.body
@@ -152,7 +152,9 @@ class ProxyEndpoint:
             async for piece in answer.body():
                 if first is None:
                     first = time.monotonic() - arrived
-                tail = (tail + piece)[-TAIL_BYTES:]
+                tail += piece  # trimmed now and then, not copied per token
+                if len(tail) > 2 * TAIL_BYTES:
+                    del tail[:-TAIL_BYTES]
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
         except asyncio.CancelledError:  # the client left: closing stops the generation
             answer.close()
@@ -164,7 +166,7 @@ class ProxyEndpoint:
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
             status = 502
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-        tokens = answer_tokens(tail, streamed) if status < 400 else None
+        tokens = answer_tokens(bytes(tail[-TAIL_BYTES:]), streamed) if status < 400 else None
         ctx.traffic.answered(
             lease.profile_id, status, waited=lease.waited, first_byte=first, tokens=tokens
         )

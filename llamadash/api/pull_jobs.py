@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from llamadash.api.shapes import PullProgress
 from llamadash.core.settings import Settings
 
@@ -69,8 +71,7 @@ class Pulls:
         return job.progress
 
     def _update(self, job: PullJob, values: dict[str, Any], force: bool = False) -> None:
-        data = {**_as_dict(job.progress), **values}
-        job.progress = PullProgress(**data)
+        job.progress = msgspec.structs.replace(job.progress, **values)
         self._publish(job, job.progress, force=force or values.get("state") != "pulling")
 
     def _publish(self, job: PullJob, progress: PullProgress, *, force: bool) -> None:
@@ -80,10 +81,6 @@ class Pulls:
         job.published = now
         for listener in list(self.listeners):
             listener(progress)
-
-
-def _as_dict(progress: PullProgress) -> dict[str, Any]:
-    return {name: getattr(progress, name) for name in progress.__struct_fields__}
 
 
 def _pull(

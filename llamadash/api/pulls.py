@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from llamadash.api.encode import json_response
 from llamadash.api.errors import bad_request
-from llamadash.api.inputs import json_object, kind
+from llamadash.api.inputs import json_object, kind, no_unknown_keys
 from llamadash.api.state import context
 
 MAX_REF_CHARS = 300
@@ -46,9 +46,7 @@ def parse_pull(raw: bytes) -> PullRequest:
         ApiError: 400 naming the first problem found.
     """
     body = json_object(raw, required=True, example='{"model": "user/repo:Q4_K_M"}')
-    unknown = sorted(set(body) - {"model", "wait"})
-    if unknown:
-        raise bad_request(f"unknown field(s) {unknown}; allowed: model, wait", fields=unknown)
+    no_unknown_keys(body, PullRequest.__struct_fields__)
     model, wait = body.get("model"), body.get("wait", False)
     if not isinstance(model, str) or not 1 <= len(model) <= MAX_REF_CHARS:
         shown = kind(model) if not isinstance(model, str) else f"{len(model)} characters"

@@ -17,12 +17,11 @@ import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from llamadash.core.flags import describe_unknown, flag_name, unknown_flags
+from llamadash.core.flags import describe_unknown, flag_name, line_flags, unknown_flags
 from llamadash.core.owned import KEY_FLAGS, OWNED_FLAGS
 from llamadash.core.profiles import Profile
 
 _SECTION = re.compile(r"^-{3,}\s*(.+?)\s+params\s*-{3,}\s*$")
-_NAME = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 # llama-server's JSON names for the few sampling flags whose long name differs from them.
 FIELD_NAMES = {
     "mirostat_lr": "mirostat_eta",
@@ -58,16 +57,7 @@ def parse_sections(text: str) -> HelpSections:
         if (heading := _SECTION.match(stripped)) is not None:
             current = heading.group(1).lower()
             continue
-        if not stripped.startswith("-"):
-            continue
-        names: list[str] = []
-        for part in stripped.split(","):
-            match = _NAME.match(part.strip())
-            if match is None:
-                break
-            names.append(match.group(1))
-            if re.search(r"\S\s{2,}\S", part.strip()):
-                break
+        names = line_flags(stripped)
         for name in names:
             section[name] = current
             spellings[name] = tuple(names)

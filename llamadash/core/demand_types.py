@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from llamadash.core.instance import Instance
 
@@ -71,7 +70,6 @@ class Lease:
     """Seconds the request waited for its model (0 when it was ready)."""
     _release: Callable[[Lease], None]
     released: bool = False
-    granted_at: float = field(default_factory=time.monotonic)
 
     def release(self) -> None:
         """Give the instance back (idempotent)."""

@@ -16,21 +16,25 @@ _NUMBER = re.compile(r"^-\d*\.?\d+(?:[eE][-+]?\d+)?$")
 
 def parse_help(text: str) -> frozenset[str]:
     """Every flag named in the flag column of ``llama-server --help``."""
-    flags: set[str] = set()
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped.startswith("-"):
-            continue
-        # "-ngl,  --gpu-layers, --n-gpu-layers N   description, maybe, with commas": names
-        # are comma-separated; the description begins after a run of 2+ spaces.
-        for part in stripped.split(","):
-            match = _FLAG.match(part.strip())
-            if match is None:
-                break
-            flags.add(match.group(1))
-            if re.search(r"\S\s{2,}\S", part.strip()):
-                break
-    return frozenset(flags)
+    return frozenset(name for line in text.splitlines() for name in line_flags(line))
+
+
+def line_flags(line: str) -> list[str]:
+    """The spellings of the flag one ``--help`` line names ([] for any other line)."""
+    stripped = line.strip()
+    if not stripped.startswith("-"):
+        return []
+    # "-ngl,  --gpu-layers, --n-gpu-layers N   description, maybe, with commas": names
+    # are comma-separated; the description begins after a run of 2+ spaces.
+    names: list[str] = []
+    for part in stripped.split(","):
+        match = _FLAG.match(part.strip())
+        if match is None:
+            break
+        names.append(match.group(1))
+        if re.search(r"\S\s{2,}\S", part.strip()):
+            break
+    return names
 
 
 def flag_name(arg: str) -> str | None:

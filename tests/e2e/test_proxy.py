@@ -65,6 +65,15 @@ async def test_interleaved_requests_cost_at_most_two_swaps(make_proxy: MakeProxy
     assert sum(proxy.router.swaps.values()) <= 2, proxy.router.swaps
     metrics = (await proxy.client.get("/metrics")).text
     assert 'llamadash_proxy_swaps_total{profile="tiny2"}' in metrics, metrics
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("llamadash_proxy_") and not line.startswith("#")
+    }
+    # The 6 answers of tiny generated up to 4 tokens each (the server's own usage, summed).
+    assert 0 < values['llamadash_proxy_tokens_out_total{profile="tiny"}'] <= 24, values
+    assert values['llamadash_proxy_queue_wait_seconds_count{profile="tiny2"}'] == 6
+    assert values['llamadash_proxy_requests_total{profile="tiny",code="200"}'] == 6
 
 
 async def test_a_full_queue_answers_429_with_retry_after(make_proxy: MakeProxy) -> None:
