@@ -190,6 +190,19 @@ def _demo_model(demo: argparse.ArgumentParser) -> None:
     )
 
 
+def _attach(attach: argparse.ArgumentParser) -> None:
+    attach.add_argument(
+        "url",
+        nargs="?",
+        default=None,
+        metavar="URL",
+        help="its API, http://HOST:PORT (default: the owner here, from its lock)",
+    )
+    attach.add_argument(
+        "--token", default=None, help="its API token (default: LLAMADASH_API_TOKEN, api_token)"
+    )
+
+
 # The verbs whose parsers live in cli_parsers.py (imported only when one of them is built).
 _MORE_VERBS = {
     "pull": "download a GGUF from Hugging Face into models_dir",
@@ -216,6 +229,7 @@ def _more(name: str) -> Callable[[argparse.ArgumentParser], None]:
 # Each verb: its help line and what adds its own arguments, in the order --help lists them.
 VERB_PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "serve": ("the side API without the dashboard", _serve),
+    "attach": ("the dashboard of a running llamadash (its API), here or on another host", _attach),
     "models": ("list profiles (numbered like the picker)", _no_arguments),
     "status": ("what runs now", _no_arguments),
     "switch": ("switch to a profile and wait", _switch),

@@ -7,8 +7,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from llamadash.api import instances, metrics, openapi, pulls, routes, sse
+from llamadash.api import dashboard, instances, metrics, openapi, pulls, routes, sse
 from llamadash.api.auth import BearerAuth
+from llamadash.api.dashboard import DashboardFeed
 from llamadash.api.errors import (
     ApiError,
     api_error_handler,
@@ -36,6 +37,7 @@ ROUTES = (
     Route("/instances", instances.stop_all, methods=["DELETE"]),
     Route("/instances/{id}", instances.stop_one, methods=["DELETE"]),
     Route("/events", sse.events, methods=["GET"]),
+    Route("/dashboard", dashboard.dashboard, methods=["GET"]),
     Route("/metrics", metrics.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
 )
@@ -50,6 +52,7 @@ def create_app(
     token: str = "",
     host: str = "127.0.0.1",
     keepalive: float = KEEPALIVE_SECONDS,
+    dashboards: DashboardFeed | None = None,
 ) -> Starlette:
     """The side API over the engine (shared with the dashboard: no second copy of state).
 
@@ -64,6 +67,7 @@ def create_app(
         token: when set, every route but /healthz needs ``Authorization: Bearer <token>``.
         host: the bind address; it decides which Host names are answered (guard.py).
         keepalive: seconds between keepalive comments on ``GET /events``.
+        dashboards: what ``GET /dashboard`` streams to attached dashboards (None: 503).
     """
     app = Starlette(
         routes=[*ROUTES, *proxy_routes()],
@@ -90,7 +94,13 @@ def create_app(
         for path in PROXIED_PATHS
     }  # fmt: skip
     app.state.ctx = ApiContext(
-        switcher, token=token, keepalive=keepalive, pool=pool, idle=idle, router=router
+        switcher,
+        token=token,
+        keepalive=keepalive,
+        pool=pool,
+        idle=idle,
+        router=router,
+        dashboards=dashboards,
     )
     return app
 

@@ -210,6 +210,23 @@ PATHS: dict[str, dict[str, Schema]] = {
             },
         }
     },
+    "/dashboard": {
+        "get": {
+            "summary": "Server-Sent Events for an attached dashboard (?follow=<instance id>,"
+            " ?boot=&since= to resume the log): 'hello' (a DashboardHello), then 'logs'"
+            " (DashboardLogs), 'sample' (a DashboardSample) once a second, and 'state' (a"
+            " SwitchEvent) per change of any instance",
+            "responses": {
+                "200": {
+                    "description": "the event stream",
+                    "content": {"text/event-stream": {"schema": STRING}},
+                },
+                **COMMON_ERRORS,
+                "404": _error("no instance runs the followed id"),
+                "503": _error("this llamadash serves no attached dashboards"),
+            },
+        }
+    },
     "/metrics": {
         "get": {
             "summary": "Prometheus metrics (llamadash_*)",

@@ -29,6 +29,7 @@ from llamadash.api.shapes import (
     SwitchResult,
 )
 from llamadash.core.events import Status, SwitchEvent, SwitchOutcome
+from llamadash.remote.shapes import DashboardHello, DashboardLogs, DashboardSample
 
 Schema = dict[str, Any]
 REF_TEMPLATE = "#/components/schemas/{name}"
@@ -47,6 +48,9 @@ OUTPUTS: tuple[type, ...] = (
     ModelList,
     ProxyError,
     PullProgress,
+    DashboardHello,
+    DashboardSample,
+    DashboardLogs,
 )
 """What the API sends (with every shape they hold, e.g. Progress, Model, State)."""
 INPUTS: tuple[type, ...] = (SwitchRequest, StopRequest, PullRequest)

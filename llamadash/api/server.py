@@ -14,6 +14,7 @@ from collections.abc import Callable
 import uvicorn
 
 from llamadash.api.app import api_context, create_app
+from llamadash.api.dashboard import DashboardFeed
 from llamadash.api.listen import (
     ApiBindError,
     EmbeddedServer,
@@ -63,6 +64,7 @@ class ApiServer:
             setting; 0 there means none). Same host, token and browser rules.
         token: bearer token (default: the api_token setting).
         keepalive: seconds between SSE keepalive comments.
+        dashboards: what ``GET /dashboard`` streams to attached dashboards (None: 503).
 
     Raises:
         ApiBindError: ``host`` is not loopback and there is no token.
@@ -80,6 +82,7 @@ class ApiServer:
         proxy_port: int | None = None,
         token: str | None = None,
         keepalive: float = KEEPALIVE_SECONDS,
+        dashboards: DashboardFeed | None = None,
     ) -> None:
         settings = switcher.settings
         self.host = settings.api_host if host is None else host
@@ -97,6 +100,7 @@ class ApiServer:
             token=self.token,
             host=self.host,
             keepalive=keepalive,
+            dashboards=dashboards,
         )
         self._server: EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -178,6 +182,8 @@ class ApiServer:
         finally:
             self._task = None
             self._server = None
+            if self.context.dashboards is not None:
+                await self.context.dashboards.aclose()
 
 
 async def serve_headless(
@@ -192,6 +198,7 @@ async def serve_headless(
     switch_to: str | None = None,
     stop: asyncio.Event | None = None,
     on_listening: Callable[[str], None] | None = None,
+    dashboards: DashboardFeed | None = None,
 ) -> None:
     """``llamadash serve``: adopt what runs, serve the API until SIGINT/SIGTERM (or ``stop``).
 
@@ -209,13 +216,21 @@ async def serve_headless(
             background, its progress is visible on /status and /events.
         stop: set it to stop serving (default: only the signals do).
         on_listening: called with the base URL once the server listens.
+        dashboards: what ``GET /dashboard`` streams to attached dashboards (None: 503).
 
     Raises:
         ApiBindError: non-loopback host without a token, or the port cannot be bound.
         UnknownProfileError: ``switch_to`` matches no profile (checked before anything runs).
     """
     server = ApiServer(
-        switcher, pool=pool, idle=idle, router=router, host=host, port=port, token=token
+        switcher,
+        pool=pool,
+        idle=idle,
+        router=router,
+        host=host,
+        port=port,
+        token=token,
+        dashboards=dashboards,
     )
     target = switcher.profiles.resolve(switch_to).id if switch_to else None
     stop = stop or asyncio.Event()

@@ -12,6 +12,7 @@ import time
 import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +28,9 @@ from llamadash.core.instance import Instance
 from llamadash.core.pool import Pool
 from llamadash.core.pool_view import pool_status
 from llamadash.core.runtime.base import RuntimeFailure
+
+if TYPE_CHECKING:
+    from llamadash.api.dashboard import DashboardFeed
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0
@@ -63,6 +67,8 @@ class ApiContext:
     """Instances that drop ``upstream``'s idle connections before they stop."""
     pulls: Pulls = field(default_factory=Pulls)
     """Model downloads started by ``POST /pull`` (their progress goes to /events)."""
+    dashboards: DashboardFeed | None = None
+    """What ``GET /dashboard`` streams to attached dashboards (None: it answers 503)."""
     _status_call: asyncio.Task[Status] | None = None
     _status_body: tuple[tuple[int, ...], float, bytes] | None = None
 

@@ -17,6 +17,7 @@ EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 4
 VERBS: dict[str | None, str] = {
     None: "serving:dashboard",
     "serve": "serving:serve",
+    "attach": "attach:attach",
     "models": "query:models",
     "status": "query:status",
     "logs": "logs:logs",

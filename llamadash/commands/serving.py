@@ -14,24 +14,40 @@ from llamadash.core.context import Engine
 
 
 def dashboard(args: argparse.Namespace) -> int:
-    """Run the full-screen dashboard (with the side API unless --no-api)."""
+    """Run the full-screen dashboard (with the side API unless --no-api).
+
+    When another llamadash already owns the servers and serves its API, attach to it.
+    """
+    from llamadash.commands.owner import find_owner, read_config_lenient
+
+    _, settings, _ = read_config_lenient(args)
+    owner = find_owner(settings)
+    if owner is not None and owner.api:
+        from llamadash.commands.attach import run_attached
+
+        print(f"attaching to the running llamadash at {owner.api}", file=sys.stderr)
+        return run_attached(owner.api, settings.api_token)
     from llamadash.api.server import ApiBindError, ApiServer
     from llamadash.collectors.bundle import collectors_for
     from llamadash.ui.app import build_app
 
     engine = engine_from(args, api_port=args.api_port)
+    stop = again("stop", models_conf=args.models_conf, runtime=args.runtime)
     api = None
     if not args.no_api:
         try:
             api = ApiServer(
-                engine.switcher, pool=engine.pool, idle=engine.idle, router=engine.router
+                engine.switcher,
+                pool=engine.pool,
+                idle=engine.idle,
+                router=engine.router,
+                dashboards=feed_for(engine, stop),
             )
         except ApiBindError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     engine.lock.acquire(api.url if api else "")
     try:
-        stop = again("stop", models_conf=args.models_conf, runtime=args.runtime)
         app = build_app(engine, collectors=collectors_for(engine), api=api, stop_command=stop)
         app.call_later(settle_when_drawn, app)
         app.run()
@@ -55,12 +71,21 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     engine.lock.acquire(url)
     try:
-        return asyncio.run(_serve(engine, args.switch))
+        stop = again("stop", models_conf=args.models_conf, runtime=args.runtime)
+        return asyncio.run(_serve(engine, args.switch, stop))
     finally:
         engine.lock.release()
 
 
-async def _serve(engine: Engine, switch_to: str | None) -> int:
+def feed_for(engine: Engine, stop_command: str) -> Any:
+    """What ``GET /dashboard`` streams: the engine's collectors, made when one attaches."""
+    from llamadash.api.dashboard import DashboardFeed
+    from llamadash.collectors.bundle import collectors_for
+
+    return DashboardFeed(lambda: collectors_for(engine), stop_command)
+
+
+async def _serve(engine: Engine, switch_to: str | None, stop_command: str) -> int:
     from llamadash.api.server import ApiBindError, serve_headless
 
     def listening(url: str) -> None:
@@ -81,6 +106,7 @@ async def _serve(engine: Engine, switch_to: str | None) -> int:
             router=engine.router,
             switch_to=switch_to,
             on_listening=_then_settle(listening),
+            dashboards=feed_for(engine, stop_command),
         )
     except ApiBindError as exc:
         print(f"error: {exc}", file=sys.stderr)

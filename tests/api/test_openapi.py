@@ -41,7 +41,7 @@ def document_routes() -> set[tuple[str, str]]:
 
 def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     assert app_routes() == document_routes()
-    assert len(app_routes()) == 13 + 1 + len(PROXIED_PATHS)  # the side API, /v1/models, /v1/*
+    assert len(app_routes()) == 14 + 1 + len(PROXIED_PATHS)  # the side API, /v1/models, /v1/*
 
 
 def test_the_document_is_a_valid_openapi_3_1_document() -> None:

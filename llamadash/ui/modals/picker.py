@@ -125,7 +125,7 @@ class ModelPicker(ModalScreen[Pick | None]):
         self,
         profiles: ProfileSet,
         current: str | None,
-        models_dir: Path,
+        models_dir: Path | None,
         busy_note: str = "",
         *,
         beside: frozenset[str] = frozenset(),
@@ -141,7 +141,9 @@ class ModelPicker(ModalScreen[Pick | None]):
         super().__init__()
         self.profiles = profiles
         self.current = current
-        self.models_dir = models_dir  # a profile whose GGUF is not there is marked
+        # A profile whose GGUF is not there is marked (None: the files are on another
+        # machine, an attached dashboard's owner; not checked).
+        self.models_dir = models_dir
         self.busy_note = busy_note
         self.beside = beside
         self.alongside = alongside
@@ -172,7 +174,7 @@ class ModelPicker(ModalScreen[Pick | None]):
                 p,
                 current=p.id == self.current,
                 beside=p.id in self.beside,
-                missing=not p.model_path(self.models_dir).is_file(),
+                missing=self.models_dir is not None and not p.model_path(self.models_dir).is_file(),
                 measured=self.measured.get(p.id, ""),
             )
             for i, p in enumerate(self.shown, 1)

@@ -79,6 +79,8 @@ class StatusLine(RowsPane):
         self.queued: str | None = None
         self.config = ""
         self.restart_to_apply = False
+        self.lost = ""  # attached: why the owner's API is not answering ("" while it does)
+        self.lost_since = 0.0
 
     def on_mount(self) -> None:
         self.refresh_line()
@@ -111,6 +113,13 @@ class StatusLine(RowsPane):
             }.get(status.state, self.text)
         self.refresh_line()
 
+    def set_lost(self, reason: str) -> None:
+        """Attached: the owner's API stopped answering (``reason``), or answers again ("")."""
+        if reason and not self.lost:
+            self.lost_since = time.time()
+        self.lost = reason
+        self.refresh_line()
+
     def on_resize(self, event: Resize) -> None:
         """A new width: the endpoints may need the compact form."""
         super().on_resize(event)
@@ -133,6 +142,10 @@ class StatusLine(RowsPane):
         self.set_rows([line])
 
     def _state_parts(self) -> list[tuple[str, str]]:
+        if self.lost:  # what the owner said last is no observation any more
+            since = duration(time.time() - self.lost_since)
+            return [("● ", f"bold {BAD}"), (f"disconnected, retrying ({self.lost})", BAD),
+                    (f"  {since}", MUTED)]  # fmt: skip
         parts: list[tuple[str, str]] = [
             ("● ", _STYLE[self.state]),
             (self.text, _STYLE[self.state]),
