@@ -31,7 +31,7 @@ from llamadash.api.errors import ApiError
 from llamadash.api.sse import EventBuffer, format_event
 from llamadash.api.state import ApiContext, context
 from llamadash.core.admission import Holder
-from llamadash.core.events import InstanceInfo, SwitchEvent
+from llamadash.core.events import InstanceInfo, Status, SwitchEvent
 from llamadash.core.instance import Instance
 from llamadash.core.pool_view import describe
 from llamadash.remote.shapes import (
@@ -49,7 +49,9 @@ if TYPE_CHECKING:
 
 SAMPLE_SECONDS = 1.0
 LOG_SECONDS = 0.25
-# The instances list is described again on every event, and at least this often.
+# The status and the instances list are looked at again on every event, and at least this
+# often (a look observes each instance's runtime: on compose, docker calls; the owner's own
+# watch publishes what changes outside llamadash as events).
 DESCRIBE_SECONDS = 5.0
 # A reset (or first) log batch sends at most this much scrollback.
 HISTORY_LINES = 2000
@@ -150,7 +152,7 @@ class DashboardStream(Response):
         )
         await _send(send, HELLO, hello)
         seq, reset = self._cursor()
-        described: tuple[float, tuple[InstanceInfo, ...]] = (0.0, ())
+        described: tuple[float, Status, tuple[InstanceInfo, ...]] | None = None
         next_sample = next_logs = time.monotonic()
         while True:
             now = time.monotonic()
@@ -161,16 +163,16 @@ class DashboardStream(Response):
                     reset = False
                 next_logs = now + LOG_SECONDS
             if now >= next_sample:
-                if now - described[0] >= DESCRIBE_SECONDS:
-                    described = (now, await self._describe())
-                await _send(send, SAMPLE, await self._sample(described[1]))
+                if described is None or now - described[0] >= DESCRIBE_SECONDS:
+                    described = (now, await self.ctx.status(), await self._describe())
+                await _send(send, SAMPLE, await self._sample(*described[1:]))
                 next_sample = now + SAMPLE_SECONDS
             wait = max(0.0, min(next_sample, next_logs) - time.monotonic())
             with contextlib.suppress(TimeoutError):
                 event = await asyncio.wait_for(self.events.get(), timeout=wait)
                 if isinstance(event, SwitchEvent):
                     await _body(send, format_event(STATE, event.to_dict()))
-                    described = (0.0, described[1])  # the list is described at the next sample
+                    described = None  # looked at again for the next sample
 
     def _cursor(self) -> tuple[int, bool]:
         """Where the log part starts: the client's cursor when it is this owner's, else afresh."""
@@ -187,10 +189,9 @@ class DashboardStream(Response):
         self.feed.collectors.track(pool.instances())
         return infos
 
-    async def _sample(self, infos: tuple[InstanceInfo, ...]) -> DashboardSample:
+    async def _sample(self, status: Status, infos: tuple[InstanceInfo, ...]) -> DashboardSample:
         feed, follow, ctx = self.feed, self.follow, self.ctx
         collectors = feed.collectors
-        status = await ctx.status()
         system, gpu = await asyncio.gather(
             feed.shared("system", collectors.system.collect),
             feed.shared("gpu", collectors.gpu.collect),
