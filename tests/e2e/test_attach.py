@@ -178,7 +178,7 @@ async def test_a_lost_owner_shows_disconnected_and_comes_back(
         run_cli(conf, "stop", env=env)
 
 
-def test_plain_llamadash_attaches_to_the_owner_and_two_dashboards_see_one_switch(
+def test_plain_llamadash_attaches_and_two_dashboards_see_one_switch_and_the_owner_lost(
     conf: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     if shutil.which("tmux") is None:
@@ -186,28 +186,74 @@ def test_plain_llamadash_attaches_to_the_owner_and_two_dashboards_see_one_switch
     terminals = [
         Tmux(f"attach-{n}-{uuid.uuid4().hex[:6]}", tmp_path / f"t{n}.sock") for n in (1, 2)
     ]
-    with owner(conf, env):
-        try:
-            for tmux in terminals:
-                command = f"{LLAMADASH} --models-conf {conf}; echo EXIT=$?"
-                tmux.run(
-                    "new-session", "-d", "-x", "160", "-y", "48", "-s", tmux.session,
-                    "-e", "TERM=xterm-256color", "-e", f"LLAMA_SERVER={env['LLAMA_SERVER']}",
-                    command,
-                )  # fmt: skip
-                tmux.run("set-option", "-t", tmux.session, "remain-on-exit", "on")
-            for tmux in terminals:
-                tmux.wait_for(lambda s: "Detach" in s and "Idle:" in s, 30, "attached header")
-            first, second = terminals
-            first.keys("m")
-            first.wait_for(lambda s: "Tiny random llama" in s, 10, "the picker")
-            first.keys("1")
-            for tmux in terminals:
-                tmux.wait_for(lambda s: "Ready: Tiny random llama" in s, 60, "Ready")
-            second.keys("q")
-            screen = second.wait_for(lambda s: "EXIT=0" in s, 15, "the detach")
-            assert "the servers run on" in screen
-            assert owner_status(conf)["profile_id"] == "tiny"
-        finally:
-            for tmux in terminals:
-                tmux.kill()
+    served = start_owner(conf, env)
+    try:
+        for tmux in terminals:
+            command = f"{LLAMADASH} --models-conf {conf}; echo EXIT=$?"
+            tmux.run(
+                "new-session", "-d", "-x", "160", "-y", "48", "-s", tmux.session,
+                "-e", "TERM=xterm-256color", "-e", f"LLAMA_SERVER={env['LLAMA_SERVER']}",
+                command,
+            )  # fmt: skip
+            tmux.run("set-option", "-t", tmux.session, "remain-on-exit", "on")
+        for tmux in terminals:
+            tmux.wait_for(lambda s: "Detach" in s and "Idle:" in s, 30, "attached header")
+        first, second = terminals
+        first.keys("m")
+        first.wait_for(lambda s: "Tiny random llama" in s, 10, "the picker")
+        first.keys("1")
+        for tmux in terminals:
+            tmux.wait_for(lambda s: "Ready: Tiny random llama" in s, 60, "Ready")
+        # The owner dies: both say so, in their header, without a traceback; then it is back.
+        served.kill()
+        served.wait(10)
+        for tmux in terminals:
+            screen = tmux.wait_for(lambda s: "disconnected, retrying" in s, 20, "disconnected")
+            assert "Traceback" not in screen
+        served = start_owner(conf, env)
+        for tmux in terminals:
+            tmux.wait_for(
+                lambda s: "Ready: Tiny random llama" in s and "disconnected" not in s,
+                30,
+                "the owner back",
+            )
+        second.keys("q")
+        screen = second.wait_for(lambda s: "EXIT=0" in s, 15, "the detach")
+        assert "the servers run on" in screen and "Traceback" not in screen
+        assert owner_status(conf)["profile_id"] == "tiny"
+    finally:
+        for tmux in terminals:
+            tmux.kill()
+        served.terminate()
+        served.wait(30)
+        run_cli(conf, "stop", env=env)
+
+
+def test_a_second_llamadash_attaches_to_a_dashboard_that_owns_the_servers(
+    conf: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: apt-get install tmux")
+    owning, attached = (
+        Tmux(f"own-{n}-{uuid.uuid4().hex[:6]}", tmp_path / f"o{n}.sock") for n in (1, 2)
+    )
+    try:
+        for tmux in (owning, attached):
+            command = f"{LLAMADASH} --models-conf {conf}; echo EXIT=$?"
+            tmux.run(
+                "new-session", "-d", "-x", "160", "-y", "48", "-s", tmux.session,
+                "-e", "TERM=xterm-256color", "-e", f"LLAMA_SERVER={env['LLAMA_SERVER']}",
+                command,
+            )  # fmt: skip
+            if tmux is owning:  # the first one owns (its lock names its API) before the second
+                tmux.wait_for(lambda s: "Stop+Quit" in s, 30, "the owning dashboard")
+        attached.wait_for(lambda s: "Detach" in s and "Idle:" in s, 30, "the attached one")
+        attached.keys("m")
+        attached.wait_for(lambda s: "Tiny random llama" in s, 10, "the picker")
+        attached.keys("1")
+        for tmux in (owning, attached):
+            tmux.wait_for(lambda s: "Ready: Tiny random llama" in s, 60, "Ready")
+    finally:
+        attached.kill()
+        owning.kill()
+        run_cli(conf, "stop", env=env)
