@@ -110,8 +110,12 @@ class AttachedDash(App[None]):
                     self.post_message(OwnerSaid(message))
                     pause = 0.5
             except OwnerError as exc:
-                if exc.status in FATAL_STATUSES:
+                if exc.status in FATAL_STATUSES or self.hello is None:
+                    # Refused for good, or nothing answered at all: a wrong address or no
+                    # owner yet; retrying only makes sense for an owner that was there.
                     self.failure = f"error: {exc}"
+                    if self.hello is None and exc.status is None:
+                        self.failure += " (is `llamadash serve` running there?)"
                     self.exit(return_code=2)
                     return
                 self.post_message(OwnerLost(str(exc)))

@@ -257,3 +257,19 @@ def test_a_second_llamadash_attaches_to_a_dashboard_that_owns_the_servers(
         attached.kill()
         owning.kill()
         run_cli(conf, "stop", env=env)
+
+
+def test_attach_where_nothing_answers_says_so_and_exits_2(tmp_path: Path) -> None:
+    port = another_free_port()
+    done = subprocess.run(
+        [str(LLAMADASH), "attach", f"127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TERM": "dumb"},
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"http://127.0.0.1:{port} did not answer" in done.stderr
+    assert "llamadash serve" in done.stderr and "Traceback" not in done.stderr
