@@ -12,6 +12,7 @@ import sys
 from llamadash.commands.owner import read_config_lenient
 
 DEFAULT_SCHEME = "http://"
+WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}
 
 
 def attach(args: argparse.Namespace) -> int:
@@ -42,6 +43,8 @@ def api_url(text: str) -> str:
     host, _, port = rest.rpartition(":")
     if scheme not in ("http", "https") or not host or not port.isdigit() or "/" in rest:
         raise ValueError(f"want the API's address as http://HOST:PORT, got {text!r}")
+    if host.strip("[]") in WILDCARDS:  # an owner bound to every interface: reach it here
+        return f"{scheme}://{WILDCARDS[host.strip('[]')]}:{port}"
     return url
 
 

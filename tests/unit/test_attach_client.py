@@ -17,6 +17,8 @@ from llamadash.remote.client import _events
         ("127.0.0.1:8081", "http://127.0.0.1:8081"),
         ("http://gpu-box:8081/", "http://gpu-box:8081"),
         ("https://[::1]:9000", "https://[::1]:9000"),
+        ("http://0.0.0.0:8081", "http://127.0.0.1:8081"),
+        ("http://[::]:8081", "http://[::1]:8081"),
     ],
 )
 def test_an_address_becomes_the_api_base_url(given: str, url: str) -> None:
