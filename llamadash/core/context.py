@@ -11,6 +11,7 @@ from typing import Any
 
 from llamadash.core.demand import DemandRouter
 from llamadash.core.idle import IdleWatch
+from llamadash.core.inifile import ConfigError
 from llamadash.core.instance import Instance
 from llamadash.core.logs import LogHub
 from llamadash.core.pool import Pool
@@ -20,6 +21,7 @@ from llamadash.core.reload import ConfigWatch, load_lenient, signature
 from llamadash.core.restarts import CrashRestarts
 from llamadash.core.runtime.base import EngineUnavailableError, Runtime
 from llamadash.core.runtime.compose import ComposeRuntime
+from llamadash.core.runtime.docker_host import ContextError
 from llamadash.core.settings import Settings, load_settings
 from llamadash.core.statefile import LoadHistory, OwnerLock, PoolRecord
 
@@ -166,6 +168,7 @@ def _runtime_like(runtime: Runtime, settings: Settings) -> Runtime:
             runtime.compose_files,
             settings.project_name,
             env_file=env_dir / f"{settings.project_name}.env",
+            docker_host=runtime.docker_host,
         )
     from llamadash.core.runtime.process import ProcessRuntime
 
@@ -196,4 +199,9 @@ def _compose_runtime(settings: Settings, gpu_count: Callable[[], int]) -> Compos
     if not files:
         files = ("compose.yaml",) if gpu_count() > 0 else ("compose.yaml", "compose.cpu.yaml")
     resolved = tuple(str((settings.project_dir / f).resolve()) for f in files)
-    return ComposeRuntime(settings.project_dir, resolved, settings.project_name)
+    try:
+        return ComposeRuntime(
+            settings.project_dir, resolved, settings.project_name, docker_host=settings.docker_host
+        )
+    except ContextError as exc:
+        raise ConfigError("docker_host", None, str(exc)) from None

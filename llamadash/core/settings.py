@@ -38,6 +38,9 @@ class Settings:
     """Folder holding compose.yaml and .env; relative to models.conf's folder."""
     compose_files: tuple[str, ...] = ()
     """Compose files; empty means compose.yaml, plus compose.cpu.yaml when there is no GPU."""
+    docker_host: str = ""
+    """The Docker engine: a URL (``unix://``, ``tcp://``, ``ssh://``) or a docker context name;
+    empty: $DOCKER_HOST, else $DOCKER_CONTEXT, else the docker CLI's current context."""
     project_name: str = "llamadash"
     """Compose project name (one owner lock per project)."""
     image: str = ""
