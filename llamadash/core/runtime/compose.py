@@ -35,6 +35,7 @@ from llamadash.core.runtime.signals import escalate_stop
 
 SERVICE = "llama-server"
 PROFILE_LABEL = "io.llamadash.profile"
+SERVICE_LABEL = "com.docker.compose.service"
 
 
 class ComposeRuntime:
@@ -54,6 +55,7 @@ class ComposeRuntime:
     only after a container event (``changed``)."""
     last_stop = ""
     """The signal the last stop needed: SIGTERM, "SIGTERM x2" or SIGKILL (for tests, logs)."""
+    sdk_timeout = 10.0  # seconds per Docker API call ([host]s: less, a dead host shows fast)
 
     def __init__(
         self,
@@ -64,8 +66,7 @@ class ComposeRuntime:
         docker_host: str = "",
     ) -> None:
         self.docker_host = docker_host
-        self.environ = engine_environ(docker_host)
-        """Our environment with the engine variables resolved (the compose CLI's source)."""
+        self.environ = engine_environ(docker_host)  # ours, the engine resolved: the CLI's
         self.project_dir = project_dir
         self.compose_files = compose_files
         self.project_name = project_name
@@ -83,12 +84,11 @@ class ComposeRuntime:
             EngineUnavailableError: the engine does not answer.
         """
         if self._docker is None:
-            self._docker = connect(self.environ)
+            self._docker = connect(self.environ, self.sdk_timeout)
         return self._docker
 
     def _labels(self) -> list[str]:
-        project, service = self.project_name, SERVICE
-        return [f"com.docker.compose.project={project}", f"com.docker.compose.service={service}"]
+        return [f"com.docker.compose.project={self.project_name}", f"{SERVICE_LABEL}={SERVICE}"]
 
     def changed(self) -> bool:
         """Whether the container may have changed since the last call (docker events).
