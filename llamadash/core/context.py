@@ -124,7 +124,7 @@ def build_engine(
     if profiles.hosts:  # only then: a config without [host] builds exactly what it did
         from llamadash.core.demand_hosts import HostRouter
         from llamadash.core.host_build import build_hosts
-        from llamadash.core.hosts import HostedPool
+        from llamadash.core.hosts import HostedIdle, HostedPool
 
         hosts = build_hosts(switcher, runtime, history, watch)
         pool = make_pool(
@@ -139,12 +139,13 @@ def build_engine(
         assert isinstance(pool, HostedPool)
         pool.hosts = hosts
         router: DemandRouter = HostRouter(pool, {n: h.router for n, h in hosts.items()})
+        idle: IdleWatch = HostedIdle(pool)
     else:
         pool = make_pool(switcher, switcher, runtime, history=history, watch=watch, memory=memory)
-        router = DemandRouter(pool)
+        router, idle = DemandRouter(pool), IdleWatch(pool)
     watch.subscribe(lambda _health: pool.replace_profiles(switcher.profiles))
     lock = OwnerLock.for_project(settings.state_dir, settings.project_name)
-    idle, restarts = IdleWatch(pool), CrashRestarts(pool)
+    restarts = CrashRestarts(pool)
     return Engine(settings, runtime, switcher, lock, watch, pool, idle, restarts, router, hosts)
 
 

@@ -21,14 +21,24 @@ from llamadash.core.events import HostInfo, InstanceInfo, SwitchOutcome
 from llamadash.core.hostnames import DEFAULT_HOST, host_of_section
 from llamadash.core.idle import IdleWatch
 from llamadash.core.inifile import ConfigError, Section
-from llamadash.core.pool import Pool
+from llamadash.core.instance import Instance
+from llamadash.core.pool import MemoryFacts, Pool, Spawn
 from llamadash.core.pool_view import describe
 from llamadash.core.profiles import ProfileSet
 from llamadash.core.restarts import CrashRestarts
 from llamadash.core.runtime.base import RuntimeFailure
 from llamadash.core.settings import Settings, check_pool, coerce_setting
+from llamadash.core.statefile import PoolRecord
 
-__all__ = ["HOST_KEYS", "LOOK_TIMEOUT", "Host", "HostedPool", "describe_hosts", "host_settings"]
+__all__ = [
+    "HOST_KEYS",
+    "LOOK_TIMEOUT",
+    "Host",
+    "HostedIdle",
+    "HostedPool",
+    "describe_hosts",
+    "host_settings",
+]
 
 HOST_KEYS = (
     "docker_host",
@@ -123,8 +133,13 @@ class HostedPool(Pool):
     switch, start, stop and restart of a profile whose ``host`` is another go there.
     """
 
-    hosts: Mapping[str, Host]
-    """The other hosts by name (set by core/host_build.py right after it is made)."""
+    def __init__(
+        self, foreground: Instance, spawn: Spawn, memory: MemoryFacts, record: PoolRecord
+    ) -> None:
+        super().__init__(foreground, spawn, memory, record)
+        self.hosts: Mapping[str, Host] = {}
+        """The other hosts by name (core/context.py sets them right after)."""
+        self._moving: set[asyncio.Task[list[SwitchOutcome]]] = set()
 
     def _elsewhere(self, target: str | None) -> Pool | None:
         profile = self.profiles.get(target or "")
@@ -162,11 +177,26 @@ class HostedPool(Pool):
         return await super().restart(target)
 
     def replace_profiles(self, profiles: ProfileSet) -> None:
-        """models.conf was reloaded: the other hosts' instances see it too."""
+        """models.conf was reloaded: the other hosts see it too; a moved profile is stopped.
+
+        A profile whose ``host`` changed stops where it runs (the next request or start
+        brings it up on its new host): one profile, one server.
+        """
         super().replace_profiles(profiles)
         for host in self.hosts.values():
             host.pool.foreground.replace_profiles(profiles)
             host.pool.replace_profiles(profiles)
+        pools: list[tuple[str, Pool]] = [(DEFAULT_HOST, self)]
+        pools += [(name, host.pool) for name, host in self.hosts.items()]
+        for name, pool in pools:
+            for instance in pool.instances():
+                profile = profiles.get(instance.profile_id or "")
+                if profile is not None and profile.host != name:
+                    reason = f"{profile.id} moved to host {profile.host}"
+                    stop = Pool.stop(pool, profile.id, reason=reason)
+                    task = asyncio.get_running_loop().create_task(stop)
+                    self._moving.add(task)
+                    task.add_done_callback(self._moving.discard)
 
     async def adopt(self, *, watch: bool = True) -> None:
         """Take over what runs here, then on each host within LOOK_TIMEOUT (a dead one waits)."""
@@ -185,6 +215,26 @@ class HostedPool(Pool):
     async def aclose(self) -> None:
         """Close every host's instances too (their servers keep running)."""
         await asyncio.gather(*(host.pool.aclose() for host in self.hosts.values()))
+        await super().aclose()
+
+
+class HostedIdle(IdleWatch):
+    """The local pool's idle watch, starting and closing every host's with it (their ttls)."""
+
+    def __init__(self, pool: HostedPool) -> None:
+        super().__init__(pool)
+        self.others = [host.idle for host in pool.hosts.values()]
+
+    def start(self) -> None:
+        """Look in the background here and on every host (idempotent)."""
+        super().start()
+        for other in self.others:
+            other.start()
+
+    async def aclose(self) -> None:
+        """Stop looking, everywhere."""
+        for other in self.others:
+            await other.aclose()
         await super().aclose()
 
 
