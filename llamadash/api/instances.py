@@ -23,15 +23,19 @@ from llamadash.api.routes import accepted, answer, resolve_model, switch_body
 from llamadash.api.state import ApiContext, context
 from llamadash.core.events import Result, SwitchEvent, SwitchOutcome
 from llamadash.core.pool import Pool
-from llamadash.core.pool_view import describe
+from llamadash.core.pool_view import describe_all
 from llamadash.core.runtime.base import RuntimeFailure
 
 
 async def listing(request: Request) -> Response:
     """``GET /instances``: every instance, with its /health latency and build."""
     ctx = context(request)
-    infos = await _describe(ctx, ctx.need_pool(), probe=True)
-    return JSONResponse({"instances": [info.to_dict() for info in infos]})
+    try:
+        infos, hosts = await describe_all(ctx.need_pool(), ctx.idle, probe=True)
+    except RuntimeFailure as exc:
+        raise ApiError(503, "engine_unavailable", str(exc)) from None
+    listed = {"instances": [info.to_dict() for info in infos]}
+    return JSONResponse(listed | {"hosts": [host.to_dict() for host in hosts]})
 
 
 async def start(request: Request) -> Response:
@@ -144,6 +148,6 @@ async def _stop_all(pool: Pool, outcomes: list[SwitchOutcome]) -> SwitchOutcome:
 
 async def _describe(ctx: ApiContext, pool: Pool, *, probe: bool = False) -> tuple[Any, ...]:
     try:
-        return await describe(pool, ctx.idle, probe=probe)
+        return (await describe_all(pool, ctx.idle, probe=probe))[0]
     except RuntimeFailure as exc:
         raise ApiError(503, "engine_unavailable", str(exc)) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from msgspec import UNSET, Struct, UnsetType
 
-from llamadash.core.events import InstanceInfo, State, Status, SwitchOutcome
+from llamadash.core.events import HostInfo, InstanceInfo, State, Status, SwitchOutcome
 
 
 class Health(Struct, frozen=True):
@@ -71,6 +71,8 @@ class Instances(Struct, frozen=True):
     """``GET /instances``: every instance running, loading or failed, the foreground first."""
 
     instances: tuple[InstanceInfo, ...]
+    hosts: tuple[HostInfo, ...] = ()
+    """The other Docker hosts (``[host NAME]``): reachable, or the error and when it was seen."""
 
 
 class Accepted(Struct, frozen=True):

@@ -72,7 +72,7 @@ def machine_checks(settings: Settings) -> list[Check]:
     """The checks that do not depend on a profile."""
     from llamadash.collectors.gpu import nvidia_gpu_count
 
-    checks = [_docker_engine(), _compose_plugin()]
+    checks = [_docker_engine(settings.docker_host), _compose_plugin()]
     gpus = nvidia_gpu_count()
     checks.append(
         Check(
@@ -111,20 +111,27 @@ def chosen_runtime(settings: Settings, checks: list[Check]) -> str:
     return "compose" if engine_ok else "process"
 
 
-def _docker_engine() -> Check:
-    try:
-        import docker
+def _docker_engine(docker_host: str) -> Check:
+    from llamadash.core.runtime.docker_host import (
+        ContextError,
+        connect,
+        engine_address,
+        engine_environ,
+    )
 
-        client = docker.from_env(timeout=5)
+    try:
+        environ = engine_environ(docker_host)
+    except ContextError as exc:
+        return Check("docker engine", False, f"docker_host: {exc}")
+    address = engine_address(environ)
+    try:
+        client = connect(environ, timeout=5)
         version = client.version().get("Version", "?")
         client.close()
     except Exception as exc:
-        return Check(
-            "docker engine",
-            False,
-            f"no Docker engine answers ({type(exc).__name__})",
-        )
-    return Check("docker engine", True, f"Docker {version} answers")
+        cause = type(exc.__cause__ or exc).__name__
+        return Check("docker engine", False, f"no Docker engine answers at {address} ({cause})")
+    return Check("docker engine", True, f"Docker {version} answers at {address}")
 
 
 def _compose_plugin() -> Check:

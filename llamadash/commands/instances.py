@@ -91,7 +91,7 @@ def _ps_forwarded(owner: Owner, args: argparse.Namespace) -> int:
             return EXIT_UNAVAILABLE
         if code != 200 or not isinstance(data, dict):
             return _refused_by(owner, code, data)
-        show(data.get("instances") or [])
+        show(data.get("instances") or [], data.get("hosts") or [])
         if not args.watch:
             return 0
         time.sleep(max(0.0, WATCH_SECONDS - (time.monotonic() - began)))
@@ -101,16 +101,17 @@ def _shower(args: argparse.Namespace) -> Any:
     """What prints one look: a table (redrawn in place with --watch on a terminal), or JSON."""
     tty = sys.stdout.isatty()
 
-    def show(rows: Sequence[dict[str, Any]]) -> None:
+    def show(rows: Sequence[dict[str, Any]], hosts: Sequence[dict[str, Any]]) -> None:
         if args.json:
+            look = {"instances": list(rows), "hosts": list(hosts)}
             if args.watch:  # one JSON document per line and look
-                print(json.dumps({"instances": list(rows)}, default=str), flush=True)
+                print(json.dumps(look, default=str), flush=True)
             else:
-                emit_json({"instances": list(rows)})
+                emit_json(look)
             return
         from llamadash.commands.ps_table import table  # not for --json: it loads core.memory
 
-        text = table(rows)
+        text = table(rows, hosts)
         if args.watch:
             stamp = time.strftime("%H:%M:%S")
             text = f"{stamp}  every {WATCH_SECONDS:g} s, Ctrl-C to quit\n\n{text}"

@@ -18,7 +18,10 @@ from llamadash.core.context import Engine
 from llamadash.core.events import Result, SwitchOutcome
 from llamadash.core.instance import SwitchError
 from llamadash.core.pool import Pool
-from llamadash.core.pool_view import describe
+from llamadash.core.pool_view import describe_all
+
+Shower = Callable[[Sequence[dict[str, Any]], Sequence[dict[str, Any]]], None]
+"""Prints one look: the instances' and the other hosts' JSON forms (commands/instances.py)."""
 
 if TYPE_CHECKING:
     from llamadash.commands.instances import Item
@@ -91,16 +94,12 @@ def _item(outcome: SwitchOutcome, target: str | None, endpoint: str | None = Non
     )
 
 
-def watch_instances(
-    make_engine: Callable[[], Engine], show: Callable[[Sequence[dict[str, Any]]], None], watch: bool
-) -> None:
+def watch_instances(make_engine: Callable[[], Engine], show: Shower, watch: bool) -> None:
     """Show every instance once (``watch``: every second until interrupted), read-only."""
     asyncio.run(_watch(make_engine, show, watch))
 
 
-async def _watch(
-    make_engine: Callable[[], Engine], show: Callable[[Sequence[dict[str, Any]]], None], watch: bool
-) -> None:
+async def _watch(make_engine: Callable[[], Engine], show: Shower, watch: bool) -> None:
     loop = asyncio.get_running_loop()
     pool = make_engine().pool
     try:
@@ -115,7 +114,8 @@ async def _watch(
                 await pool.adopt(watch=False)
                 adopted = pool.record.members()
             # No idle watch runs without an owner: no ttl counts down, so none is shown.
-            show([info.to_dict() for info in await describe(pool, None, probe=True)])
+            infos, hosts = await describe_all(pool, None, probe=True)
+            show([info.to_dict() for info in infos], [host.to_dict() for host in hosts])
             if not watch:
                 return
             await asyncio.sleep(max(0.0, WATCH_SECONDS - (loop.time() - began)))

@@ -63,6 +63,16 @@ def health(row: Row) -> str:
     return f"{ms:.1f} ms" if isinstance(ms, int | float) else "-"
 
 
+def unreachable_line(host: Row) -> str:
+    """``host gpu2 (tcp://…) unreachable at 12:04:05: <why>``."""
+    import time
+
+    seen = host.get("checked_at")
+    at = time.strftime("%H:%M:%S", time.localtime(seen)) if isinstance(seen, int | float) else "?"
+    where = f"host {host.get('name')} ({host.get('docker_host')})"
+    return f"{where} unreachable at {at}: {host.get('error')}"
+
+
 def cells(row: Row) -> tuple[str, ...]:
     """One table row; the foreground instance is marked ``*``."""
     mark = "*" if row.get("foreground") else " "
@@ -79,12 +89,21 @@ def cells(row: Row) -> tuple[str, ...]:
     )
 
 
-def table(rows: Sequence[Row]) -> str:
-    """Every instance as aligned columns, then each one's build, log path and last error."""
+def table(rows: Sequence[Row], hosts: Sequence[Row] = ()) -> str:
+    """Every instance as aligned columns, then each one's build, log path and last error.
+
+    With ``[host]`` sections a HOST column, and a line per host that did not answer.
+    """
+    unreachable = [unreachable_line(h) for h in hosts if not h.get("reachable")]
     if not rows:
-        return "no instance runs (start one: llamadash start <profile>)"
-    grid = [("  " + HEADER[0], *HEADER[1:]), *(cells(r) for r in rows)]
-    widths = [max(len(line[i]) for line in grid) for i in range(len(HEADER))]
+        return "\n".join(["no instance runs (start one: llamadash start <profile>)", *unreachable])
+    header: tuple[str, ...] = HEADER
+    grid: list[tuple[str, ...]] = [cells(r) for r in rows]
+    if hosts:
+        header = (*HEADER[:1], "HOST", *HEADER[1:])
+        grid = [(c[0], str(r.get("host", "")), *c[1:]) for c, r in zip(grid, rows, strict=True)]
+    grid = [("  " + header[0], *header[1:]), *grid]
+    widths = [max(len(line[i]) for line in grid) for i in range(len(header))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in grid
     ]
@@ -98,4 +117,4 @@ def table(rows: Sequence[Row]) -> str:
         if row.get("error"):
             lines.append(f"{' ' * width}  error: {row['error']}")
     lines.append("* foreground: the instance `switch` replaces")
-    return "\n".join(lines)
+    return "\n".join([*lines, *unreachable])

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from llamadash.core.context_parts import beside_settings, log_path, make_pool, resolve_files, slug
 from llamadash.core.demand import DemandRouter
 from llamadash.core.idle import IdleWatch
+from llamadash.core.inifile import ConfigError
 from llamadash.core.instance import Instance
 from llamadash.core.logs import LogHub
 from llamadash.core.pool import Pool
@@ -20,8 +20,14 @@ from llamadash.core.reload import ConfigWatch, load_lenient, signature
 from llamadash.core.restarts import CrashRestarts
 from llamadash.core.runtime.base import EngineUnavailableError, Runtime
 from llamadash.core.runtime.compose import ComposeRuntime
+from llamadash.core.runtime.docker_host import ContextError
 from llamadash.core.settings import Settings, load_settings
-from llamadash.core.statefile import LoadHistory, OwnerLock, PoolRecord
+from llamadash.core.statefile import LoadHistory, OwnerLock
+
+if TYPE_CHECKING:
+    from llamadash.core.hosts import Host
+
+__all__ = ["Engine", "beside_settings", "build_engine", "log_path", "make_runtime", "slug"]
 
 
 @dataclass
@@ -43,6 +49,14 @@ class Engine:
     """Starts a crashed instance again, up to max_restarts times (core/restarts.py)."""
     router: DemandRouter
     """Requests naming a model (/v1/*): queues and swaps on demand (core/demand.py)."""
+    hosts: dict[str, Host] = field(default_factory=dict)
+    """The other Docker hosts (``[host NAME]``), each with its pool and router (core/hosts.py)."""
+
+    def pool_for(self, profile_id: str) -> Pool:
+        """The pool of the host ``profile_id`` runs on (``pool`` for the local host)."""
+        profile = self.profiles.get(profile_id)
+        host = self.hosts.get(profile.host) if profile is not None else None
+        return self.pool if host is None else host.pool
 
     @property
     def profiles(self) -> ProfileSet:
@@ -58,11 +72,6 @@ class Engine:
     def log_path(self) -> Path:
         """The rotating server log on disk."""
         return log_path(self.settings)
-
-
-def log_path(settings: Settings) -> Path:
-    """Where the server log of this project is written."""
-    return settings.state_dir / "logs" / f"{settings.project_name}.log"
 
 
 def no_gpu() -> int:
@@ -110,67 +119,34 @@ def build_engine(
     watch = ConfigWatch(switcher, overrides, seen=seen, error=error)
     switcher.config_watch = watch
 
-    def spawn(profile_id: str, port: int) -> Instance:
-        """An instance beside the foreground one: its own port, project, state and log."""
-        own = beside_settings(settings, profile_id, port)
-        beside = Instance(
-            switcher.profiles, own, _runtime_like(runtime, own), LogHub(log_path(own)), history
-        )
-        beside.config_watch = watch
-        return beside
+    memory = PoolMemory(settings, gpu_free, vram_of)
+    hosts: dict[str, Host] = {}
+    if profiles.hosts:  # only then: a config without [host] builds exactly what it did
+        from llamadash.core.demand_hosts import HostRouter
+        from llamadash.core.host_build import build_hosts
+        from llamadash.core.hosts import HostedIdle, HostedPool
 
-    record = PoolRecord.for_project(settings.state_dir, settings.project_name)
-    pool = Pool(switcher, spawn, PoolMemory(settings, gpu_free, vram_of), record)
+        hosts = build_hosts(switcher, runtime, history, watch)
+        pool = make_pool(
+            switcher,
+            switcher,
+            runtime,
+            history=history,
+            watch=watch,
+            memory=memory,
+            kind=HostedPool,
+        )
+        assert isinstance(pool, HostedPool)
+        pool.hosts = hosts
+        router: DemandRouter = HostRouter(pool, {n: h.router for n, h in hosts.items()})
+        idle: IdleWatch = HostedIdle(pool)
+    else:
+        pool = make_pool(switcher, switcher, runtime, history=history, watch=watch, memory=memory)
+        router, idle = DemandRouter(pool), IdleWatch(pool)
     watch.subscribe(lambda _health: pool.replace_profiles(switcher.profiles))
     lock = OwnerLock.for_project(settings.state_dir, settings.project_name)
-    return Engine(
-        settings,
-        runtime,
-        switcher,
-        lock,
-        watch,
-        pool,
-        IdleWatch(pool),
-        CrashRestarts(pool),
-        DemandRouter(pool),
-    )
-
-
-def beside_settings(settings: Settings, profile_id: str, port: int) -> Settings:
-    """The settings of the instance running ``profile_id`` beside the foreground one.
-
-    Its port, and its own project ``<project>-<slug>``: so its own env file, state dir entries
-    and log (``log_path`` of these settings).
-    """
-    return replace(settings, port=port, project_name=f"{settings.project_name}-{slug(profile_id)}")
-
-
-def slug(profile_id: str) -> str:
-    """A profile id as a Compose project name part: lower case, digits, ``-`` and ``_``.
-
-    An id that had to change gets a short hash of itself, so two ids never share a project.
-    """
-    cleaned = re.sub(r"[^a-z0-9_-]+", "-", profile_id.lower()).strip("-_") or "profile"
-    if cleaned == profile_id:
-        return cleaned
-    return f"{cleaned}-{zlib.crc32(profile_id.encode()):08x}"
-
-
-def _runtime_like(runtime: Runtime, settings: Settings) -> Runtime:
-    """A runtime of the same kind as the foreground one, for another instance's settings."""
-    if isinstance(runtime, ComposeRuntime):
-        env_dir = settings.project_dir / ".llamadash"
-        env_dir.mkdir(parents=True, exist_ok=True)
-        return ComposeRuntime(
-            runtime.project_dir,
-            runtime.compose_files,
-            settings.project_name,
-            env_file=env_dir / f"{settings.project_name}.env",
-        )
-    from llamadash.core.runtime.process import ProcessRuntime
-
-    binary = getattr(runtime, "_binary", None)
-    return ProcessRuntime(settings, binary)
+    restarts = CrashRestarts(pool)
+    return Engine(settings, runtime, switcher, lock, watch, pool, idle, restarts, router, hosts)
 
 
 def make_runtime(settings: Settings, gpu_count: Callable[[], int] = no_gpu) -> Runtime:
@@ -195,5 +171,10 @@ def _compose_runtime(settings: Settings, gpu_count: Callable[[], int]) -> Compos
     files = settings.compose_files
     if not files:
         files = ("compose.yaml",) if gpu_count() > 0 else ("compose.yaml", "compose.cpu.yaml")
-    resolved = tuple(str((settings.project_dir / f).resolve()) for f in files)
-    return ComposeRuntime(settings.project_dir, resolved, settings.project_name)
+    resolved = resolve_files(settings, files)
+    try:
+        return ComposeRuntime(
+            settings.project_dir, resolved, settings.project_name, docker_host=settings.docker_host
+        )
+    except ContextError as exc:
+        raise ConfigError("docker_host", None, str(exc)) from None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
+from llamadash.core.hostnames import DEFAULT_HOST
 from llamadash.core.progress import Progress
 
 
@@ -140,6 +141,28 @@ class InstanceInfo:
     """How long its /health took (``ps`` asks; the list pane does not)."""
     build: str = ""
     """The llama-server build it runs (/props), when asked."""
+    host: str = DEFAULT_HOST
+    """The host (``[host NAME]``, else ``local``) whose engine runs it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data: dict[str, Any] = json_ready(self)
+        return data
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """One ``[host NAME]`` as its last look found it (the ``local`` host is not listed)."""
+
+    name: str
+    docker_host: str
+    address: str
+    """Where its servers are reached (the proxy's upstream host)."""
+    reachable: bool
+    error: str | None
+    """Why it is unreachable (None when it answered)."""
+    checked_at: float
+    """When it was looked at (unix time)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -182,6 +205,8 @@ class Status:
     """Prompt-cache tokens the shown server got back from its last run before it was ready."""
     instances: tuple[InstanceInfo, ...] = ()
     """Every instance running or failed, the foreground one first (core/pool.py)."""
+    hosts: tuple[HostInfo, ...] = ()
+    """The other Docker hosts (``[host NAME]``) and whether they answered (core/hosts.py)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import replace
 
-from llamadash.core.events import InstanceInfo, State, Status
+from llamadash.core.events import HostInfo, InstanceInfo, State, Status
 from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
 from llamadash.core.loopback import LoopbackHttpError
@@ -83,7 +83,19 @@ async def _probe(instance: Instance) -> tuple[float | None, str]:
     return latency, build
 
 
+async def describe_all(
+    pool: Pool, idle: IdleWatch | None = None, *, probe: bool = False
+) -> tuple[tuple[InstanceInfo, ...], tuple[HostInfo, ...]]:
+    """``describe`` over every host (core/hosts.py), and how each ``[host]`` answered."""
+    from llamadash.core.hosts import HostedPool, describe_hosts
+
+    if isinstance(pool, HostedPool):
+        return await describe_hosts(pool, pool.hosts, idle, probe=probe)
+    return await describe(pool, idle, probe=probe), ()
+
+
 async def pool_status(pool: Pool, idle: IdleWatch | None = None) -> Status:
     """The foreground instance's Status (its shape as before the pool), with every instance."""
     status = await pool.foreground.status()
-    return replace(status, instances=await describe(pool, idle))
+    instances, hosts = await describe_all(pool, idle)
+    return replace(status, instances=instances, hosts=hosts)

@@ -1,7 +1,8 @@
 """models.conf → frozen Profile objects, with errors that name file:line:key.
 
 Each section is a profile whose id is the section name; ``[defaults]`` is inherited by every
-profile and ``[llamadash]`` holds settings (see :mod:`llamadash.core.settings`).
+profile, ``[llamadash]`` holds settings (see :mod:`llamadash.core.settings`) and each
+``[host NAME]`` another Docker engine's (core/hosts.py); a profile's ``host`` names one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from llamadash.core.hostnames import DEFAULT_HOST, host_of_section, valid_host_name
 from llamadash.core.inifile import ConfigError, Entry, Section, parse_ini
 from llamadash.core.owned import (
     ALIAS_FLAG,
@@ -51,6 +53,7 @@ PROFILE_KEYS = (
     "port",
     "keep_cache",  # its prompt cache saved at a stop and restored at its next start
     "hf",  # where its model comes from on Hugging Face: `llamadash pull ID` fetches it
+    "host",  # the [host NAME] whose engine runs it (default: the [llamadash] one)
 )
 
 DEFAULT_LOAD_TIMEOUT = 600.0
@@ -88,6 +91,8 @@ class Profile:
     """Save its slots' KV cache when it stops, restore it when it starts again (kv_cache.py)."""
     hf: str = ""
     """Its model's source on Hugging Face (``user/repo:QUANT``): ``llamadash pull ID``."""
+    host: str = DEFAULT_HOST
+    """The host (``[host NAME]``) whose Docker engine runs it."""
     source: str = ""
     variant_of: str = ""
     """The profile this one adds per-request startup flags to (core/agent_flags.py)."""
@@ -130,6 +135,8 @@ class ProfileSet:
     settings: tuple[Entry, ...] = ()
     variants: tuple[Profile, ...] = ()
     """Profiles with per-request startup flags (not in models.conf, not in the menus)."""
+    hosts: tuple[Section, ...] = ()
+    """The ``[host NAME]`` sections, in file order (core/hosts.py reads them)."""
 
     @property
     def production(self) -> tuple[Profile, ...]:
@@ -217,6 +224,7 @@ def parse_profiles(text: str, path: Path | str = "models.conf") -> ProfileSet:
     settings: list[Entry] = []
     seen: dict[str, int] = {}
     profile_sections: list[Section] = []
+    hosts: dict[str, Section] = {}
     for section in sections:
         if section.name in seen:
             raise ConfigError(
@@ -230,12 +238,28 @@ def parse_profiles(text: str, path: Path | str = "models.conf") -> ProfileSet:
             defaults = section.entries
         elif section.name == SETTINGS_SECTION:
             settings = section.entries
+        elif (host := host_of_section(section.name)) is not None:
+            if not valid_host_name(host):
+                raise ConfigError(
+                    path,
+                    section.line,
+                    f"bad host name {host!r} in [{section.name}] (want lower case letters,"
+                    f" digits, - and _; not {DEFAULT_HOST!r}, the [llamadash] engine's)",
+                )
+            hosts[host] = section
         else:
             profile_sections.append(section)
     for entry in defaults:
         _check_key(entry, path)
     profiles = tuple(_build_profile(s, defaults, path) for s in profile_sections)
-    return ProfileSet(Path(path), profiles, tuple(settings))
+    for section in profile_sections:
+        for entry in (*defaults, *section.entries):
+            if entry.key == "host" and entry.value not in (*hosts, DEFAULT_HOST):
+                known = ", ".join((DEFAULT_HOST, *hosts))
+                raise ConfigError(
+                    path, entry.line, f"no [host {entry.value}] (known: {known})", "host"
+                )
+    return ProfileSet(Path(path), profiles, tuple(settings), hosts=tuple(hosts.values()))
 
 
 def _check_key(entry: Entry, path: Path | str) -> None:

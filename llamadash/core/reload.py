@@ -231,10 +231,15 @@ class ConfigWatch:
             self._say(f"models.conf reloaded: {summary}")
         if health.settings_note and health.settings_note != self.health.settings_note:
             self._say(f"models.conf: {health.settings_note}")
-        self._set(health)
+        self._set(health, changed=bool(summary))
 
-    def _set(self, health: ConfigHealth, *, notify: bool = True) -> None:
-        if health == self.health:
+    def _set(self, health: ConfigHealth, *, notify: bool = True, changed: bool = False) -> None:
+        """Take ``health``; listeners hear of it when it or a profile (``changed``) differs.
+
+        A profile edit that leaves every argument alone (its ``host``, ``ttl``) still goes
+        to the listeners: the pools hand it to their instances.
+        """
+        if health == self.health and not changed:
             return
         self.health = health
         self.switcher.revision += 1  # a rendered /status shows the health: render it again

@@ -38,6 +38,9 @@ class Settings:
     """Folder holding compose.yaml and .env; relative to models.conf's folder."""
     compose_files: tuple[str, ...] = ()
     """Compose files; empty means compose.yaml, plus compose.cpu.yaml when there is no GPU."""
+    docker_host: str = ""
+    """The Docker engine: a URL (``unix://``, ``tcp://``, ``ssh://``) or a docker context name;
+    empty: $DOCKER_HOST, else $DOCKER_CONTEXT, else the docker CLI's current context."""
     project_name: str = "llamadash"
     """Compose project name (one owner lock per project)."""
     image: str = ""
@@ -120,7 +123,7 @@ def load_settings(
         env_name = f"LLAMADASH_{name.upper()}"
         if env_name in environ:
             raw[name] = (environ[env_name], f"${env_name}", None)
-    values: dict[str, Any] = {k: _coerce(k, *v) for k, v in raw.items()}
+    values: dict[str, Any] = {k: coerce_setting(k, *v) for k, v in raw.items()}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     base = profiles.path.parent
     for name in ("models_dir", "project_dir"):
@@ -131,12 +134,16 @@ def load_settings(
         raise ConfigError(
             "runtime", None, f"want auto, compose or process, got {settings.runtime!r}"
         )
-    _check_pool(settings)
+    check_pool(settings)
     return settings
 
 
-def _check_pool(settings: Settings) -> None:
-    """The pool settings: a count, a port range, sizes (what a user writes wrong first)."""
+def check_pool(settings: Settings) -> None:
+    """The pool settings: a count, a port range, sizes (what a user writes wrong first).
+
+    Raises:
+        ConfigError: naming the setting and what a right value looks like.
+    """
     if settings.max_instances < 1:
         raise ConfigError("max_instances", None, f"want 1 or more, got {settings.max_instances}")
     low, dash, high = settings.port_range.partition("-")
@@ -164,7 +171,12 @@ def _check_pool(settings: Settings) -> None:
             raise ConfigError(name, None, f"{exc}{or_auto}") from None
 
 
-def _coerce(name: str, value: str, where: str, line: int | None) -> Any:
+def coerce_setting(name: str, value: str, where: str, line: int | None) -> Any:
+    """``value`` as the type of the setting ``name`` (``where``/``line`` name its source).
+
+    Raises:
+        ConfigError: a value of the wrong kind.
+    """
     kind = _FIELDS[name].type
     try:
         if kind == "int":

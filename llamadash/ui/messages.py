@@ -10,7 +10,7 @@ from llamadash.collectors.container import ContainerSnapshot
 from llamadash.collectors.gpu import GpuSnapshot
 from llamadash.collectors.server import ServerSnapshot
 from llamadash.collectors.system import SystemSnapshot
-from llamadash.core.events import InstanceInfo, Status, SwitchEvent, SwitchOutcome
+from llamadash.core.events import HostInfo, InstanceInfo, Status, SwitchEvent, SwitchOutcome
 from llamadash.core.reload import ConfigHealth
 
 
@@ -65,6 +65,8 @@ class PoolDescribed(Message):
 
     instances: tuple[InstanceInfo, ...]
     budget: int | None
+    hosts: tuple[HostInfo, ...] = ()
+    """The other Docker hosts (``[host NAME]``) as their last look found them."""
 
 
 @dataclass

@@ -70,12 +70,12 @@ class Selection(Workers):
         if self.closing:
             return
         pane = self.query_one(InstancesPane)
-        shown = any(not info.foreground for info in message.instances)
+        shown = bool(message.hosts) or any(not info.foreground for info in message.instances)
         if shown != self._pool_shown:
             self._pool_shown = shown
             pane.set_shown(shown)
         pane.select(self.followed.settings.port)
-        pane.show(message.instances, message.budget)
+        pane.show(message.instances, message.budget, message.hosts)
         members = self.engine.pool.instances()
         if self.collectors is not None:
             for gone in self.collectors.track(members):

@@ -13,7 +13,7 @@ from textual.worker import get_current_worker
 from llamadash.core.admission import AdmissionRefused, Holder
 from llamadash.core.engine_state import SwitchError
 from llamadash.core.events import InstanceInfo
-from llamadash.core.pool_view import describe
+from llamadash.core.pool_view import describe_all
 from llamadash.ui.messages import (
     ContainerSampled,
     GpuSampled,
@@ -172,11 +172,11 @@ class Workers(DashState):
         every = POOL_RECHECK_REFRESHES.get(self.engine.runtime.name, 5) * self.refresh_seconds
         while True:
             await self._pool_nap.sleep(every if self._pool_shown else None)
-            if len(pool.instances()) == 1 and not self._pool_shown:
+            if len(pool.instances()) == 1 and not self._pool_shown and not self.engine.hosts:
                 continue  # the foreground alone: the list stays hidden
-            infos = await describe(pool, self.engine.idle)
+            infos, hosts = await describe_all(pool, self.engine.idle)
             budget = await asyncio.to_thread(_budget, self, infos)
-            self.post_message(PoolDescribed(infos, budget))
+            self.post_message(PoolDescribed(infos, budget, hosts))
             await asyncio.sleep(self.refresh_seconds)  # a burst of events: one description
 
     @work(group="switch", exit_on_error=False)

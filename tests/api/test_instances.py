@@ -92,7 +92,7 @@ async def test_start_alongside_list_status_metrics_and_stop(
     assert every.status_code == 200, every.text
     assert every.json()["outcome"]["result"] == "stopped"
     assert {o["profile_id"] for o in every.json()["outcomes"]} == {"tiny", "tiny2"}
-    assert (await http.get("/instances")).json() == {"instances": []}
+    assert (await http.get("/instances")).json() == {"instances": [], "hosts": []}
 
 
 async def test_a_low_memory_budget_is_a_409_and_nothing_stops(

@@ -15,7 +15,7 @@ from textual.notifications import Notify
 from textual.widgets import Label
 
 from llamadash.core.context import build_engine
-from llamadash.core.events import InstanceInfo, State
+from llamadash.core.events import HostInfo, InstanceInfo, State
 from llamadash.ui.app import build_app
 from llamadash.ui.messages import PoolDescribed
 from llamadash.ui.modals.picker import ModelPicker
@@ -123,6 +123,35 @@ async def test_arrows_numbers_and_clicks_select_and_tell_the_app() -> None:
         assert str(pane.border_title) == "Instances"  # no budget known: none said
         pane.set_shown(False)
         assert not pane.can_focus and not pane.display
+
+
+async def test_with_hosts_a_host_column_and_an_unreachable_host_row() -> None:
+    app = OnePane()
+    hosts = (
+        HostInfo("two", "unix:///x/two.sock", "127.0.0.1", True, None, NOW),
+        HostInfo(
+            "gpu3",
+            "tcp://gpu3:2376",
+            "gpu3",
+            False,
+            "Docker engine unreachable at tcp://gpu3:2376",
+            NOW,
+        ),
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(InstancesPane)
+        pane.set_shown(True)
+        pane.show((info(8080), info(8090, id="far", profile_name="Far", host="two")), None, hosts)
+        await pilot.pause()
+        near, far, gone = pane.rows
+        assert near.startswith(" 1 ● local    Tiny random llama") and near.rstrip().endswith("fg")
+        assert far.startswith(" 2 ● two      Far") and ":8090" in far
+        assert gone.startswith("   ✕ gpu3     unreachable: Docker engine unreachable at tcp://gpu3")
+        assert all(len(row) <= pane.content_region.width for row in pane.rows)
+        assert not pane.pick(3)  # an unreachable host is no instance to select
+        pane.show((info(8080),), None)  # no [host] sections: no column
+        await pilot.pause()
+        assert pane.rows[0].startswith(" 1 ● Tiny random llama")
 
 
 async def test_a_narrow_pane_shortens_the_names_first() -> None:

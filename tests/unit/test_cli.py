@@ -158,7 +158,8 @@ def test_doctor_asks_for_docker_only_when_the_compose_runtime_needs_it(
     assert not engine["ok"]
     if runtime == "process":
         assert not engine["needed"]
-        assert engine["detail"].startswith("no Docker engine answers (")
+        where = f"unix://{tmp_path}/no-docker.sock"
+        assert engine["detail"].startswith(f"no Docker engine answers at {where} (")
         assert engine["detail"].endswith(")"), engine  # the cause, and no advice
     else:
         assert engine["needed"]

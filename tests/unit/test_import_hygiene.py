@@ -96,6 +96,7 @@ LIGHT_PATH = {
     "llamadash.commands.switching",
     "llamadash.core",
     "llamadash.core.flags",
+    "llamadash.core.hostnames",
     "llamadash.core.http1",
     "llamadash.core.inifile",
     "llamadash.core.owned",

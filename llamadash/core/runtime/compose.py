@@ -30,14 +30,23 @@ from llamadash.core.runtime.docker_calls import (
     write_gpu_override,
 )
 from llamadash.core.runtime.docker_events import EventWatch
+from llamadash.core.runtime.docker_host import connect, engine_address, engine_environ
 from llamadash.core.runtime.signals import escalate_stop
 
 SERVICE = "llama-server"
 PROFILE_LABEL = "io.llamadash.profile"
+SERVICE_LABEL = "com.docker.compose.service"
 
 
 class ComposeRuntime:
-    """llama-server as the ``llama-server`` service of a Compose project."""
+    """llama-server as the ``llama-server`` service of a Compose project.
+
+    ``docker_host`` (models.conf's; a URL or a docker context name, "" for the environment's)
+    names the engine, for the SDK and the compose CLI alike (core/runtime/docker_host.py).
+
+    Raises:
+        ContextError: the docker context named is unusable.
+    """
 
     name = "compose"
     endpoint_host = "127.0.0.1"
@@ -46,6 +55,7 @@ class ComposeRuntime:
     only after a container event (``changed``)."""
     last_stop = ""
     """The signal the last stop needed: SIGTERM, "SIGTERM x2" or SIGKILL (for tests, logs)."""
+    sdk_timeout = 10.0  # seconds per Docker API call ([host]s: less, a dead host shows fast)
 
     def __init__(
         self,
@@ -53,7 +63,10 @@ class ComposeRuntime:
         compose_files: tuple[str, ...],
         project_name: str = "llamadash",
         env_file: Path | None = None,
+        docker_host: str = "",
     ) -> None:
+        self.docker_host = docker_host
+        self.environ = engine_environ(docker_host)  # ours, the engine resolved: the CLI's
         self.project_dir = project_dir
         self.compose_files = compose_files
         self.project_name = project_name
@@ -71,22 +84,11 @@ class ComposeRuntime:
             EngineUnavailableError: the engine does not answer.
         """
         if self._docker is None:
-            import docker
-
-            try:
-                client = docker.from_env(timeout=10)
-                client.ping()
-            except Exception as exc:
-                raise EngineUnavailableError(
-                    f"Docker engine unreachable ({exc}). Is dockerd running, and is DOCKER_HOST"
-                    " right? Or use --runtime process."
-                ) from None
-            self._docker = client
+            self._docker = connect(self.environ, self.sdk_timeout)
         return self._docker
 
     def _labels(self) -> list[str]:
-        project, service = self.project_name, SERVICE
-        return [f"com.docker.compose.project={project}", f"com.docker.compose.service={service}"]
+        return [f"com.docker.compose.project={self.project_name}", f"{SERVICE_LABEL}={SERVICE}"]
 
     def changed(self) -> bool:
         """Whether the container may have changed since the last call (docker events).
@@ -106,7 +108,7 @@ class ComposeRuntime:
         except EngineUnavailableError:
             raise
         except Exception as exc:
-            raise EngineUnavailableError(engine_error(exc)) from None
+            raise EngineUnavailableError(engine_error(exc, engine_address(self.environ))) from None
         return max(found, key=lambda c: c.attrs.get("Created", "")) if found else None
 
     def observe(self) -> Observation:
@@ -224,9 +226,8 @@ class ComposeRuntime:
     ) -> str:
         """Run ``docker compose`` for this project (core/runtime/docker_calls.py)."""
         used = self.compose_files if files is None else files
-        return run_compose(
-            self.project_name, self.project_dir, self.env_file, used, *args, timeout=timeout
-        )
+        where = (self.project_name, self.project_dir, self.env_file, used)
+        return run_compose(*where, *args, timeout=timeout, environ=self.environ)
 
     def help_source(self, spec: LaunchSpec) -> HelpSource | str:
         """Key: the image id; help: ``docker run --rm IMAGE --help`` with no network."""

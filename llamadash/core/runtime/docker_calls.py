@@ -7,9 +7,8 @@ named with its address; timestamps come back as numbers.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,9 @@ def parse_time(text: str) -> float | None:
         return None
 
 
-def engine_error(exc: Exception) -> str:
+def engine_error(exc: Exception, address: str) -> str:
     """One line for a failed Docker API call: a dead engine is named with its address."""
     if isinstance(exc, ConnectionError) or "Connection" in type(exc).__name__:
-        address = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         return f"Docker engine stopped answering at {address}"
     return f"Docker engine error: {exc}"
 
@@ -126,8 +124,12 @@ def run_compose(
     compose_files: tuple[str, ...],
     *args: str,
     timeout: float = 600,
+    environ: Mapping[str, str] | None = None,
 ) -> str:
     """Run ``docker compose`` for one project (never through a shell, never with our secrets).
+
+    ``environ``: where the CLI's allow-listed variables come from (default: ours), so it
+    drives the engine the runtime resolved (core/runtime/docker_host.py).
 
     Raises:
         EngineUnavailableError: no docker CLI or compose plugin, or no engine.
@@ -138,7 +140,12 @@ def run_compose(
     cmd += ["--env-file", str(env_file), *files, *args]
     try:
         done = subprocess.run(  # compose_env(): no secrets, and no exported LLAMA_ARGS
-            cmd, capture_output=True, text=True, timeout=timeout, check=False, env=compose_env()
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=compose_env(environ),
         )
     except FileNotFoundError:
         raise EngineUnavailableError(

@@ -5,8 +5,9 @@
 The row says the state (a coloured dot and the word), the port, the memory the instance holds
 as a bar of the pool's budget ("~" before an estimate, none before a measurement), the
 generation speed, the idle time left before its ``ttl`` stops it, and "fg" for the foreground
-instance (the one a switch replaces). The pane only tells which row the user selects
-(:class:`InstancesPane.Selected`); the app decides what follows it.
+instance (the one a switch replaces). With ``[host]`` sections a host column comes after
+the dot, and a host that did not answer is a row of its own saying so. The pane only tells
+which row the user selects (:class:`InstancesPane.Selected`); the app decides what follows it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from textual.content import Content
 from textual.events import Click, Resize
 from textual.message import Message
 
-from llamadash.core.events import InstanceInfo, State
+from llamadash.core.events import HostInfo, InstanceInfo, State
 from llamadash.ui.format import (
     ACCENT,
     BAD,
@@ -36,7 +37,7 @@ from llamadash.ui.format import (
 )
 from llamadash.ui.widgets.rows import RowsPane
 
-__all__ = ["InstancesPane", "instance_row", "name_width"]
+__all__ = ["InstancesPane", "instance_row", "name_width", "unreachable_row"]
 
 _DOT = {
     State.READY: OK,
@@ -47,6 +48,7 @@ _DOT = {
     State.IDLE: MUTED,
 }
 NAME_WIDTH = 26
+HOST_WIDTH = 8
 MIN_NAME_WIDTH = 12
 BAR_WIDTH = 8
 # marker+number, dot, (name), state, port, memory bar and size, speed, ttl; then fg
@@ -94,10 +96,11 @@ def instance_row(
     rate: float | None,
     ttl_left: float | None,
     width: int = NAME_WIDTH,
+    hosts: bool = False,
 ) -> Content:
     """One instance's row (``number`` is its key, 1–9; 0 or above 9: no key).
 
-    ``width``: of the name column (:func:`name_width`).
+    ``width``: of the name column (:func:`name_width`); ``hosts``: with a host column.
     """
     key = str(number) if 1 <= number <= 9 else " "
     marker = Content.styled(f"▸{key}", f"bold {ACCENT}") if selected else Content(f" {key}")
@@ -116,7 +119,22 @@ def instance_row(
         _ttl(info, ttl_left),
         Content.styled("fg", ACCENT) if info.foreground else "",
     ]
-    return row(cells, (*_WIDTHS[:2], width, *_WIDTHS[2:]))
+    widths: tuple[int, ...] = (*_WIDTHS[:2], width, *_WIDTHS[2:])
+    if hosts:
+        cells.insert(2, Content.styled(info.host[:HOST_WIDTH], MUTED))
+        widths = (*widths[:2], HOST_WIDTH, *widths[2:])
+    return row(cells, widths)
+
+
+def unreachable_row(host: HostInfo) -> Content:
+    """``   ✕ two      unreachable: <why>`` for a host whose engine did not answer."""
+    cells: list[Cell] = [
+        "  ",
+        Content.styled("✕", BAD),
+        Content.styled(host.name[:HOST_WIDTH], MUTED),
+        Content.styled(f"unreachable: {host.error or '?'}", BAD),
+    ]
+    return row(cells, (*_WIDTHS[:2], HOST_WIDTH))
 
 
 class InstancesPane(RowsPane, can_focus=True):
@@ -136,6 +154,7 @@ class InstancesPane(RowsPane, can_focus=True):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.infos: tuple[InstanceInfo, ...] = ()
+        self.hosts: tuple[HostInfo, ...] = ()
         self.budget: int | None = None
         self.selected_port: int | None = None
         self.rates: dict[int, float | None] = {}
@@ -158,9 +177,15 @@ class InstancesPane(RowsPane, can_focus=True):
         """The instances' ports, in the order of the rows."""
         return tuple(info.port for info in self.infos)
 
-    def show(self, infos: tuple[InstanceInfo, ...], budget: int | None) -> None:
-        """Draw the pool as described (the selection stays on its port while it is listed)."""
+    def show(
+        self, infos: tuple[InstanceInfo, ...], budget: int | None, hosts: tuple[HostInfo, ...] = ()
+    ) -> None:
+        """Draw the pool as described (the selection stays on its port while it is listed).
+
+        ``hosts``: the other Docker hosts; any adds the host column, an unreachable one a row.
+        """
         self.infos = infos
+        self.hosts = hosts
         self.budget = budget
         ports = set(self.ports)
         self.rates = {port: rate for port, rate in self.rates.items() if port in ports}
@@ -215,7 +240,8 @@ class InstancesPane(RowsPane, can_focus=True):
         self._draw()
 
     def _draw(self) -> None:
-        width = name_width(self.content_region.width)
+        room = self.content_region.width
+        width = name_width(room - HOST_WIDTH - 1 if room and self.hosts else room)
         self.set_rows(
             [
                 instance_row(
@@ -226,7 +252,9 @@ class InstancesPane(RowsPane, can_focus=True):
                     rate=self.rates.get(info.port),
                     ttl_left=self._ttl_left.get(info.port),
                     width=width,
+                    hosts=bool(self.hosts),
                 )
                 for number, info in enumerate(self.infos, 1)
             ]
+            + [unreachable_row(host) for host in self.hosts if not host.reachable]
         )
