@@ -31,9 +31,9 @@ from llamadash.api.errors import ApiError
 from llamadash.api.sse import EventBuffer, format_event
 from llamadash.api.state import ApiContext, context
 from llamadash.core.admission import Holder
-from llamadash.core.events import InstanceInfo, Status, SwitchEvent
+from llamadash.core.events import HostInfo, InstanceInfo, Status, SwitchEvent
 from llamadash.core.instance import Instance
-from llamadash.core.pool_view import describe
+from llamadash.core.pool_view import describe_all
 from llamadash.remote.shapes import (
     HELLO,
     LOGS,
@@ -53,6 +53,8 @@ LOG_SECONDS = 0.25
 # often (a look observes each instance's runtime: on compose, docker calls; the owner's own
 # watch publishes what changes outside llamadash as events).
 DESCRIBE_SECONDS = 5.0
+Described = tuple[tuple[InstanceInfo, ...], tuple[HostInfo, ...]]
+"""The instances (every host's) and how each other host answered."""
 # A reset (or first) log batch sends at most this much scrollback.
 HISTORY_LINES = 2000
 
@@ -152,7 +154,7 @@ class DashboardStream(Response):
         )
         await _send(send, HELLO, hello)
         seq, reset = self._cursor()
-        described: tuple[float, Status, tuple[InstanceInfo, ...]] | None = None
+        described: tuple[float, Status, Described] | None = None
         next_sample = next_logs = time.monotonic()
         while True:
             now = time.monotonic()
@@ -181,15 +183,15 @@ class DashboardStream(Response):
             return self.since, False
         return max(0, current - HISTORY_LINES), True
 
-    async def _describe(self) -> tuple[InstanceInfo, ...]:
+    async def _describe(self) -> Described:
         pool = self.ctx.pool
         if pool is None:
-            return ()
-        infos = await describe(pool, self.ctx.idle)
+            return (), ()
+        described = await describe_all(pool, self.ctx.idle)
         self.feed.collectors.track(pool.instances())
-        return infos
+        return described
 
-    async def _sample(self, status: Status, infos: tuple[InstanceInfo, ...]) -> DashboardSample:
+    async def _sample(self, status: Status, described: Described) -> DashboardSample:
         feed, follow, ctx = self.feed, self.follow, self.ctx
         collectors = feed.collectors
         system, gpu = await asyncio.gather(
@@ -216,9 +218,10 @@ class DashboardStream(Response):
             str(i.settings.port): s.gen_tps or s.live_gen_tps
             for i, s in zip(others, taken, strict=True)
         }
+        infos, hosts = described
         budget = await asyncio.to_thread(_budget, ctx, infos)
         return DashboardSample(
-            status, system, gpu, server, container, followed, infos, budget, rates
+            status, system, gpu, server, container, followed, infos, budget, rates, hosts
         )
 
 

@@ -12,7 +12,7 @@ from llamadash.collectors.container import ContainerSnapshot
 from llamadash.collectors.gpu import GpuSnapshot
 from llamadash.collectors.server import ServerSnapshot
 from llamadash.collectors.system import SystemSnapshot
-from llamadash.core.events import InstanceInfo, Status
+from llamadash.core.events import HostInfo, InstanceInfo, Status
 
 # SSE event names of the stream, in the order a client first sees them.
 HELLO = "hello"
@@ -57,6 +57,8 @@ class DashboardSample(Struct, frozen=True):
     """The pool's memory budget in bytes (None: not known)."""
     rates: dict[str, float | None]
     """Generation tokens/s of the instances beside the followed one, by port."""
+    hosts: tuple[HostInfo, ...] = ()
+    """The other Docker hosts (``[host NAME]``) as their last look found them."""
 
 
 class DashboardLogs(Struct, frozen=True):

@@ -154,14 +154,14 @@ class AttachedDash(App[None]):
         else:
             self.query_one(ContainerPane).show_process(sample.followed or sample.status)
         pane = self.query_one(InstancesPane)
-        shown = any(not info.foreground for info in sample.instances)
+        shown = bool(sample.hosts) or any(not info.foreground for info in sample.instances)
         pane.set_shown(shown)
         if shown:
             followed = next((i for i in sample.instances if i.id == self.followed), None)
             foreground = next((i for i in sample.instances if i.foreground), None)
             chosen = followed or foreground
             pane.select(chosen.port if chosen else None)
-            pane.show(sample.instances, sample.budget)
+            pane.show(sample.instances, sample.budget, sample.hosts)
             for port, rate in sample.rates.items():
                 pane.set_rate(int(port), rate)
         elif self.followed is not None:

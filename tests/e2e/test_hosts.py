@@ -19,8 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
+from llamadash.api.dashboard import DashboardFeed
 from llamadash.api.server import ApiServer
+from llamadash.collectors.bundle import collectors_for
 from llamadash.core.context import Engine, build_engine
+from llamadash.remote.client import OwnerApi
+from llamadash.remote.shapes import DashboardSample
 from tests.conftest import REPO, TEST_IMAGE, missing
 from tests.support.second_engine import SecondEngine, copy_image
 
@@ -139,7 +143,13 @@ async def served(
     )
     built = build_engine(conf)
     api = ApiServer(
-        built.switcher, pool=built.pool, idle=built.idle, router=built.router, port=0, token=""
+        built.switcher,
+        pool=built.pool,
+        idle=built.idle,
+        router=built.router,
+        port=0,
+        token="",
+        dashboards=DashboardFeed(lambda: collectors_for(built)),
     )
     await api.start()
     built.watch.start(interval=0.1)
@@ -213,3 +223,10 @@ async def test_a_stopped_host_is_unreachable_and_the_other_keeps_serving(
     assert answer.status_code == 200, answer.text
     refused = await served.chat("far")  # its engine is gone: an answer, not a hang
     assert refused.status_code in (502, 503), refused.text
+    # An attached dashboard is told too (its instances list draws the row).
+    owner = OwnerApi(served.api.url)
+    try:
+        sample = await anext(m async for m in owner.stream() if isinstance(m, DashboardSample))
+    finally:
+        await owner.aclose()
+    assert [(h.name, h.reachable) for h in sample.hosts] == [("two", False)]
