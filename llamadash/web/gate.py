@@ -75,8 +75,7 @@ class WebGate:
         headers: dict[bytes, bytes] = {}
         for name, value in request.headers.items():
             headers.setdefault(name.lower().encode("latin-1"), value.encode("latin-1"))
-        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
-        if request.method in SAFE_METHODS and not upgrade:
+        if request.method in SAFE_METHODS and not _is_upgrade(request):
             headers = {b"host": headers[b"host"]} if b"host" in headers else {}
         return self.rules.refusal(headers)
 
@@ -101,7 +100,8 @@ class WebGate:
                 text=HOW_TO_GET_IN,
                 headers={"WWW-Authenticate": 'Bearer realm="llamadash web"'},
             )
-        if self.token and QUERY_KEY in request.query and request.method in SAFE_METHODS:
+        page_visit = request.method in SAFE_METHODS and not _is_upgrade(request)
+        if self.token and QUERY_KEY in request.query and page_visit:
             kept = [(k, v) for k, v in request.query.items() if k != QUERY_KEY]
             moved = web.Response(
                 status=303, headers={"Location": str(request.rel_url.with_query(kept))}
@@ -109,6 +109,10 @@ class WebGate:
             moved.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
             return moved
         return await handler(request)
+
+
+def _is_upgrade(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 async def _add_security_headers(_request: web.Request, response: web.StreamResponse) -> None:

@@ -69,8 +69,8 @@ class WebServer(Server):
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """Run one dashboard for this websocket; it quits when the page goes."""
         websocket = web.WebSocketResponse(heartbeat=15)
-        width = to_int(request.query.get("width", "80"), 80)
-        height = to_int(request.query.get("height", "24"), 24)
+        width = _within(to_int(request.query.get("width", "80"), 80), 20, 1000)
+        height = _within(to_int(request.query.get("height", "24"), 24), 5, 500)
         await websocket.prepare(request)
         session = DashboardSession(
             self.argv,
@@ -82,8 +82,8 @@ class WebServer(Server):
         try:
             await session.start(width, height)
             await self._process_messages(websocket, session)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the page went away mid-message: its dashboard quits below
         finally:
             await asyncio.shield(session.stop())
             await websocket.close()
@@ -132,3 +132,8 @@ class WebServer(Server):
                     loop.remove_signal_handler(number)
             if self._runner is not None:
                 await self._runner.cleanup()
+
+
+def _within(value: int, least: int, most: int) -> int:
+    """``value`` clamped: a page's size never makes the dashboard allocate a huge screen."""
+    return min(max(value, least), most)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import write_conf
+from tests.e2e.conftest import all_models, write_conf  # noqa: F401 (a fixture)
 
 
 def free_loopback_port() -> int:
