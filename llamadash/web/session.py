@@ -78,6 +78,7 @@ class DashboardSession(AppService):
             stdout=PIPE,
             stderr=PIPE,
             env=self._build_environment(width, height),
+            start_new_session=True,  # a Ctrl-C meant for `llamadash web` reaches it alone
         )
         assert process.stdin is not None
         self._stdin = process.stdin

@@ -6,12 +6,16 @@ would hold the dashboard's keys (switch, stop), so it is refused whether or not 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
+import psutil
 import pytest
 
 from tests.support.web import WebProcess
@@ -176,3 +180,26 @@ def test_a_busy_port_is_one_clear_line(conf: Path, open_web: WebProcess) -> None
     assert done.stderr.strip().splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+async def test_ctrl_c_ends_every_session_before_the_server_exits(conf: Path) -> None:
+    """A session's dashboard is in its own session (the terminal's Ctrl-C reaches only the
+    listener), so the listener itself must quit it: no dashboard is left behind."""
+    web = WebProcess(conf)
+    try:
+        async with (
+            aiohttp.ClientSession() as client,
+            client.ws_connect(f"{web.base}/ws", headers={"Origin": web.base}) as ws,
+        ):
+            drawn = b""
+            while b"Models" not in drawn:
+                message = await ws.receive(timeout=60)
+                assert message.type == aiohttp.WSMsgType.BINARY, message
+                drawn += message.data
+            (dashboard,) = psutil.Process(web.process.pid).children()
+            assert os.getsid(dashboard.pid) == dashboard.pid
+            web.process.send_signal(signal.SIGINT)
+            assert await asyncio.to_thread(web.process.wait, 30) == 0
+        assert not dashboard.is_running() or dashboard.status() == psutil.STATUS_ZOMBIE
+    finally:
+        web.stop()
