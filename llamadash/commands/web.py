@@ -12,6 +12,7 @@ from llamadash.core.profiles import load_profiles
 from llamadash.core.settings import load_settings
 
 EXIT_USAGE = 2
+MAX_PORT = 65535
 
 
 def web(args: argparse.Namespace) -> int:
@@ -28,6 +29,8 @@ def web(args: argparse.Namespace) -> int:
     }
     settings = load_settings(load_profiles(args.models_conf), overrides=overrides)
     host, token = settings.web_host, settings.web_token
+    if not 0 <= settings.web_port <= MAX_PORT:
+        return fail(f"error: web_port: want 0-{MAX_PORT}, got {settings.web_port}", EXIT_USAGE)
     if not is_loopback(host) and not token:
         return fail(
             f"error: refusing to serve the dashboard on {host} without a token (anyone who"

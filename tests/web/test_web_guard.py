@@ -203,3 +203,9 @@ async def test_ctrl_c_ends_every_session_before_the_server_exits(conf: Path) -> 
         assert not dashboard.is_running() or dashboard.status() == psutil.STATUS_ZOMBIE
     finally:
         web.stop()
+
+
+def test_a_port_out_of_range_is_one_clear_line(conf: Path) -> None:
+    done = web_verb(conf, "--port", "70000")  # getaddrinfo would wrap it to 4464
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["error: web_port: want 0-65535, got 70000"]
