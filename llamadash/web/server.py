@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import socket
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -22,8 +22,6 @@ from textual_serve.server import Server, to_int
 
 from llamadash.web.gate import WebGate
 from llamadash.web.session import DashboardSession
-
-log = logging.getLogger("llamadash.web")
 
 
 class WebBindError(Exception):
@@ -51,7 +49,7 @@ class WebServer(Server):
         """The URL to open (with ``?token=`` when one is demanded and ``with_token``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         base = f"http://{host}:{self.port}/"
-        return f"{base}?token={self.token}" if self.token and with_token else base
+        return f"{base}?token={quote(self.token, safe='')}" if self.token and with_token else base
 
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints its logo here; the verb prints the URL instead."""

@@ -59,3 +59,11 @@ def test_the_web_server_itself_never_loads_textual() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_the_url_printed_quotes_the_token() -> None:
+    from llamadash.web.server import WebServer
+
+    server = WebServer(["true"], host="::1", port=8090, token="a&b c#")
+    assert server.url() == "http://[::1]:8090/?token=a%26b%20c%23"
+    assert server.url(with_token=False) == "http://[::1]:8090/"
