@@ -133,7 +133,9 @@ def main() -> int:
         finally:
             web.stop()
             stop = [sys.executable, "-m", "llamadash", "--models-conf", str(conf), "stop", "all"]
-            subprocess.run(stop, capture_output=True, timeout=60, check=False)
+            done = subprocess.run(stop, capture_output=True, text=True, timeout=60, check=False)
+            if done.returncode:
+                print(f"warning: llamadash stop all failed: {done.stderr.strip()}", file=sys.stderr)
     share = result["listener"] / result["dashboard"] if result["dashboard"] else float("nan")
     print(f"idle, tiny ready, one page, {options.seconds:.0f} s (CPU % of one core)")
     print(f"  dashboard  {result['dashboard']:6.2f} %   (baseline)")

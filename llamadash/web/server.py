@@ -44,6 +44,7 @@ class WebServer(Server):
         self.token = token
         self.gate = WebGate(bind_host=host, port=port, token=token)  # again once bound
         self._runner: web.AppRunner | None = None
+        self._sessions: set[DashboardSession] = set()
 
     def url(self, *, with_token: bool = True) -> str:
         """The URL to open (with ``?token=`` when one is demanded and ``with_token``)."""
@@ -77,13 +78,15 @@ class WebServer(Server):
             close=websocket.close,
             download_manager=self.download_manager,
         )
+        self._sessions.add(session)
         try:
             await session.start(width, height)
             await self._process_messages(websocket, session)
         except ConnectionResetError:
             pass  # the page went away mid-message: its dashboard quits below
         finally:
-            await asyncio.shield(session.stop())
+            await asyncio.shield(session.end())
+            self._sessions.discard(session)
             await websocket.close()
         return websocket
 
@@ -128,6 +131,9 @@ class WebServer(Server):
             for number in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(number)
+            # Each dashboard is in its own session (a Ctrl-C here never reached it): quit them
+            # and wait, so none outlives the listener holding the owner lock.
+            await asyncio.gather(*(session.end() for session in list(self._sessions)))
             if self._runner is not None:
                 await self._runner.cleanup()
 

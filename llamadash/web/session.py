@@ -9,6 +9,7 @@ Textual's web driver reads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from asyncio.subprocess import PIPE, Process
 from collections.abc import Mapping
@@ -22,6 +23,8 @@ from llamadash.core.runtime.environ import dashboard_env
 
 # What Textual's web driver needs to draw into the page (textual-serve sets the same).
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+# Seconds a dashboard may take to quit (it stops its watchers, the API, the lock) before SIGKILL.
+QUIT_GRACE = 10.0
 
 
 def dashboard_command(
@@ -83,3 +86,16 @@ class DashboardSession(AppService):
         assert process.stdin is not None
         self._stdin = process.stdin
         return process
+
+    async def end(self, grace: float = QUIT_GRACE) -> None:
+        """Ask the dashboard to quit and wait for it; SIGKILL after ``grace`` seconds."""
+        await self.stop()
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
