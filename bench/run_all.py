@@ -17,6 +17,7 @@ BENCHES = (
     "bench_proxy.py",
     "bench_pull.py",
     "bench_run.py",
+    "bench_web.py",
 )
 
 

@@ -214,6 +214,7 @@ _MORE_VERBS = {
     "run": "chat with a profile, or answer one prompt (or stdin)",
     "bench": "measure prompt and generation speed; keep the history",
     "update": "the llama-server build in use; use or build another",
+    "web": "the dashboard in a browser (loopback; a token for anything else)",
 }
 
 

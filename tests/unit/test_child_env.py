@@ -85,3 +85,24 @@ def test_docker_compose_cli_does_not_see_our_secrets(
     del environment["LLAMA_ARGS"], environment["DOCKER_HOST"], environment["HOME"]
     assert environment == dict.fromkeys(environment, "absent")
     assert set(environment) == set(SECRETS) - {"LLAMA_ARGS"}
+
+
+def test_a_browser_sessions_dashboard_keeps_what_llamadash_reads_but_not_the_web_token() -> None:
+    from llamadash.core.runtime.environ import dashboard_env
+
+    kept = {
+        "DOCKER_HOST": "unix:///run/d.sock",
+        "LLAMA_SERVER": "/opt/llama-server",
+        "LLAMADASH_API_TOKEN": "side-api-secret",  # the dashboard's own API demands it
+        "HF_TOKEN": "hf_secret",  # its pulls use it
+        "CUDA_VISIBLE_DEVICES": "1",  # picked again for its llama-server
+        "PYTHONPATH": "/src/llamadash",
+        "TERM": "xterm-256color",
+    }
+    dropped = {
+        "LLAMADASH_WEB_TOKEN": "web-secret",  # only the web listener checks it
+        "LLAMA_API_KEY": "k",
+        "LLAMA_ARG_HOST": "0.0.0.0",
+        "AWS_SECRET_ACCESS_KEY": "aws",
+    }
+    assert dashboard_env({**COMMON, **kept, **dropped}) == {**COMMON, **kept}

@@ -61,3 +61,21 @@ def server_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 def compose_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """What the ``docker compose`` CLI may see of ``environ`` (default: ours)."""
     return _pick(_COMPOSE_NAMES, _COMPOSE_PREFIXES, environ)
+
+
+# The dashboard a browser session runs (``llamadash web``): llamadash itself, so it keeps what
+# it reads (LLAMADASH_* settings, LLAMA_SERVER, the Hub's HF_*, PYTHONPATH for a checkout) and
+# what its own children are picked from; never the web listener's token, which only the
+# listener checks.
+_DASHBOARD_NAMES = frozenset(
+    {"LLAMA_SERVER", "PYTHONPATH", "TERM", "COLORTERM", *_SERVER_NAMES, *_COMPOSE_NAMES}
+)
+_DASHBOARD_PREFIXES = ("LLAMADASH_", "HF_", *_SERVER_PREFIXES, *_COMPOSE_PREFIXES)
+_WEB_LISTENER_ONLY = "LLAMADASH_WEB_TOKEN"
+
+
+def dashboard_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a browser session's dashboard may see of ``environ`` (default: ours)."""
+    picked = _pick(_DASHBOARD_NAMES, _DASHBOARD_PREFIXES, environ)
+    picked.pop(_WEB_LISTENER_ONLY, None)
+    return picked
