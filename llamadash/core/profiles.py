@@ -1,7 +1,8 @@
 """models.conf → frozen Profile objects, with errors that name file:line:key.
 
 Each section is a profile whose id is the section name; ``[defaults]`` is inherited by every
-profile and ``[llamadash]`` holds settings (see :mod:`llamadash.core.settings`).
+profile, ``[llamadash]`` holds settings (see :mod:`llamadash.core.settings`) and each
+``[token NAME]`` a named API token (:mod:`llamadash.core.tokens`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from llamadash.core.owned import (
 )
 from llamadash.core.profile_values import INT_KEYS, convert
 
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
+if TYPE_CHECKING:
+    from llamadash.core.tokens import TokenRule
+
 __all__ = [
     "HOST_FLAG",
     "OWNED_FLAGS",
@@ -34,6 +39,7 @@ __all__ = [
 
 DEFAULTS_SECTION = "defaults"
 SETTINGS_SECTION = "llamadash"
+ACCESS_PREFIX = "token "  # [token NAME]: a named API token (core/tokens.py)
 
 PROFILE_KEYS = (
     "name",
@@ -130,6 +136,8 @@ class ProfileSet:
     settings: tuple[Entry, ...] = ()
     variants: tuple[Profile, ...] = ()
     """Profiles with per-request startup flags (not in models.conf, not in the menus)."""
+    tokens: tuple[TokenRule, ...] = ()
+    """The ``[token NAME]`` sections: API tokens limited to some models (core/tokens.py)."""
 
     @property
     def production(self) -> tuple[Profile, ...]:
@@ -217,6 +225,7 @@ def parse_profiles(text: str, path: Path | str = "models.conf") -> ProfileSet:
     settings: list[Entry] = []
     seen: dict[str, int] = {}
     profile_sections: list[Section] = []
+    tokens: list[TokenRule] = []
     for section in sections:
         if section.name in seen:
             raise ConfigError(
@@ -230,12 +239,16 @@ def parse_profiles(text: str, path: Path | str = "models.conf") -> ProfileSet:
             defaults = section.entries
         elif section.name == SETTINGS_SECTION:
             settings = section.entries
+        elif section.name.startswith(ACCESS_PREFIX) and section.name[len(ACCESS_PREFIX) :].strip():
+            from llamadash.core.tokens import parse_token  # only then: the CLI's light path
+
+            tokens.append(parse_token(section, path))
         else:
             profile_sections.append(section)
     for entry in defaults:
         _check_key(entry, path)
     profiles = tuple(_build_profile(s, defaults, path) for s in profile_sections)
-    return ProfileSet(Path(path), profiles, tuple(settings))
+    return ProfileSet(Path(path), profiles, tuple(settings), tokens=tuple(tokens))
 
 
 def _check_key(entry: Entry, path: Path | str) -> None:
