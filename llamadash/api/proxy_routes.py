@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from llamadash.api.auth import token_rule
 from llamadash.api.encode import json_response
 from llamadash.api.proxy import PROXIED_PATHS, ProxyEndpoint
+from llamadash.api.proxy_loading import LOADING_OBJECTS
 from llamadash.api.schemas import Schema, ref
 from llamadash.api.shapes import ModelCard, ModelList
 from llamadash.api.state import context
@@ -96,6 +97,14 @@ MODEL_HEADER: Schema = {
     "description": "the profile to use, over the body's model",
     "schema": {"type": "string"},
 }
+LOADING_STATE_HEADER: Schema = {
+    "name": "X-Loading-State",
+    "in": "header",
+    "required": False,
+    "description": "1 or 0 over the loading_state setting: a stream that waits for its model"
+    " first gets one chunk per load stage (reasoning_content, loading)",
+    "schema": {"type": "string", "enum": ["1", "0", "true", "false", "on", "off"]},
+}
 
 
 def proxy_paths(common_errors: dict[str, Schema]) -> dict[str, dict[str, Schema]]:
@@ -119,7 +128,8 @@ def proxy_paths(common_errors: dict[str, Schema]) -> dict[str, dict[str, Schema]
             "post": {
                 "summary": f"llama-server's {path}: the body's model (or X-Model-Id) picks the"
                 " profile, started or swapped in on demand; the body passes through",
-                "parameters": [MODEL_HEADER],
+                "parameters": [MODEL_HEADER]
+                + ([LOADING_STATE_HEADER] if path in LOADING_OBJECTS else []),
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {"type": "object"}}},
