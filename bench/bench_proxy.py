@@ -3,7 +3,12 @@
 1. Latency: ``--clients`` concurrent clients each send 1-token completions (``/completion``,
    ``n_predict: 1``), alternating rounds straight to llama-server and through ``llamadash
    serve``'s /completion (a separate process, as a user runs it). Added latency p50/p99 =
-   proxied − direct of the same run. Goal: ≤ 1 ms p50, ≤ 3 ms p99.
+   proxied − direct of the same run. Goal: ≤ 1 ms p50, ≤ 3 ms p99. Beside it, the CPU each
+   request costs the ``serve`` process (its user + system time over the proxied rounds, less
+   its idle share measured over the direct ones), llama-server and this client, and the
+   latency those imply when every core is busy: a closed loop of N clients on C saturated
+   cores waits about N × CPU per request / C (Little's law), so the proxy's floor is
+   N × its CPU per request / C — on a small machine the goal can only be met by less CPU.
 2. Streaming: one client streams ``--tokens`` tokens, direct and proxied; tokens/s ratio,
    for the tiny model (thousands of tokens a second: the proxy's cost per token shows) and
    Gemma 3 270M when the tests' copy is there (a real model's pace). Goal ≥ 0.98.
@@ -28,7 +33,10 @@ import sys
 import tempfile
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -81,6 +89,63 @@ async def latency_round(port: int, clients: int, requests: int) -> list[float]:
 
     await asyncio.gather(*(client() for _ in range(clients)))
     return seen
+
+
+@dataclass
+class CpuSpent:
+    """CPU seconds per process over one side's latency rounds, and their wall time."""
+
+    wall: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+def cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    """User + system seconds of each process so far (this one's own: ``client``)."""
+    seen = {}
+    for name, process in processes.items():
+        times = process.cpu_times()
+        seen[name] = times.user + times.system
+    return seen
+
+
+async def measured_round(
+    port: int, clients: int, requests: int, processes: dict[str, psutil.Process], into: CpuSpent
+) -> list[float]:
+    """A latency round, its wall time and each process's CPU added to ``into``."""
+    before, began = cpu_seconds(processes), time.perf_counter()
+    seen = await latency_round(port, clients, requests)
+    after = cpu_seconds(processes)
+    into.wall += time.perf_counter() - began
+    for name in processes:
+        into.cpu[name] = into.cpu.get(name, 0.0) + after[name] - before[name]
+    return seen
+
+
+def cpu_rows(direct: CpuSpent, proxied: CpuSpent, requests: int, clients: int) -> list[str]:
+    """Per-request CPU of each process, and the p50 it implies on this machine's cores."""
+    cores = len(os.sched_getaffinity(0))
+    idle_share = direct.cpu["serve"] * proxied.wall / direct.wall  # serve's own background
+    per_request = {
+        "client": direct.cpu["client"] / requests,
+        "llama-server": direct.cpu["llama-server"] / requests,
+        "proxy": max(0.0, proxied.cpu["serve"] - idle_share) / requests,
+    }
+    floor = clients * per_request["proxy"] / cores
+    alone = per_request["client"] + per_request["llama-server"]
+    direct_floor = clients * alone / cores
+    shown = ", ".join(f"{name} {ms * 1000:.2f} ms" for name, ms in per_request.items())
+    used = {side: sum(spent.cpu.values()) / spent.wall for side, spent in
+            (("direct", direct), ("proxied", proxied))}  # fmt: skip
+    return [
+        f"  CPU per request: {shown} (proxy: llamadash serve over the proxied rounds, less its"
+        f" idle share {idle_share:.2f} s)",
+        f"  on {cores} saturated cores, {clients} clients: direct p50 >= {direct_floor * 1000:.2f}"
+        f" ms, the proxy adds >= {floor * 1000:+.2f} ms (clients x proxy CPU / cores)",
+        f"  cores these processes got: direct {used['direct']:.2f}, proxied"
+        f" {used['proxied']:.2f} of {cores} (less: other load on the machine, or waits); on"
+        f" those, the same law says direct {clients * alone / used['direct'] * 1000:.0f} ms,"
+        f" proxied {clients * (alone + per_request['proxy']) / used['proxied'] * 1000:.0f} ms",
+    ]
 
 
 async def stream_rate(port: int, tokens: int, model: str) -> float:
@@ -198,10 +263,18 @@ async def main() -> int:
         await wait_ready(api_port)
         direct: list[float] = []
         proxied: list[float] = []
+        serve_process = psutil.Process(owner.pid)
+        processes = {
+            "client": psutil.Process(),
+            "serve": serve_process,
+            "llama-server": next(p for p in serve_process.children() if "llama" in p.name()),
+        }
+        spent = {"direct": CpuSpent(), "proxied": CpuSpent()}
         for number in range(args.rounds):  # alternate which goes first
-            order = [(server_port, direct), (api_port, proxied)]
-            for port, into in order if number % 2 == 0 else order[::-1]:
-                into.extend(await latency_round(port, args.clients, args.requests))
+            order = [(server_port, direct, "direct"), (api_port, proxied, "proxied")]
+            for port, into, side in order if number % 2 == 0 else order[::-1]:
+                into.extend(await measured_round(port, args.clients, args.requests, processes,
+                                                 spent[side]))  # fmt: skip
         rows = []
         for name, share, goal in (("p50", 0.5, GOAL_P50_MS), ("p99", 0.99, GOAL_P99_MS)):
             bare, ours = percentile(direct, share) * 1000, percentile(proxied, share) * 1000
@@ -214,6 +287,7 @@ async def main() -> int:
         print(f"1-token completions, {args.clients} clients x {args.requests} x {args.rounds}"
               f" rounds ({len(direct)} each side):")  # fmt: skip
         print("\n".join(rows))
+        print("\n".join(cpu_rows(spent["direct"], spent["proxied"], len(proxied), args.clients)))
         streams = ["tiny"]
         if (models / GEMMA.name).is_file():  # a real model's pace, besides the tiny one's
             streams.append("gemma")

@@ -24,6 +24,7 @@ from llamadash.core.demand import DemandRouter
 from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
 from llamadash.core.pool import Pool
+from llamadash.core.tokens import NamedToken
 
 ROUTES = (
     Route("/healthz", routes.healthz, methods=["GET"]),
@@ -50,6 +51,7 @@ def create_app(
     idle: IdleWatch | None = None,
     router: DemandRouter | None = None,
     token: str = "",
+    named: tuple[NamedToken, ...] = (),
     host: str = "127.0.0.1",
     keepalive: float = KEEPALIVE_SECONDS,
     dashboards: DashboardFeed | None = None,
@@ -65,6 +67,8 @@ def create_app(
         router: the pool's on-demand router (``engine.router``) for /v1/*; made here when
             there is a pool and none is given.
         token: when set, every route but /healthz needs ``Authorization: Bearer <token>``.
+        named: the ``[token NAME]`` tokens, each limited to some models and routes (it
+            needs ``token`` set: see ApiServer).
         host: the bind address; it decides which Host names are answered (guard.py).
         keepalive: seconds between keepalive comments on ``GET /events``.
         dashboards: what ``GET /dashboard`` streams to attached dashboards (None: 503).
@@ -74,7 +78,7 @@ def create_app(
         # The guard comes first: a rebound or cross-site request learns nothing, not even 401.
         middleware=[
             Middleware(BrowserGuard, bind_host=host, token=bool(token)),
-            Middleware(BearerAuth, token=token),
+            Middleware(BearerAuth, token=token, named=named),
         ],
         exception_handlers={
             ApiError: api_error_handler,
@@ -89,8 +93,8 @@ def create_app(
     # The forwarded routes, checked by the same guard and token but past Starlette's router
     # and exception layers (a third of the proxy's CPU per request; bench/bench_proxy.py).
     app.state.fast = {
-        path: BrowserGuard(BearerAuth(ProxyEndpoint(path), token=token), bind_host=host,
-                           token=bool(token))
+        path: BrowserGuard(BearerAuth(ProxyEndpoint(path), token=token, named=named),
+                           bind_host=host, token=bool(token))
         for path in PROXIED_PATHS
     }  # fmt: skip
     app.state.ctx = ApiContext(

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from llamadash.api.auth import token_rule
 from llamadash.api.errors import ApiError
 from llamadash.api.inputs import check_query_keys, query_timeout
 from llamadash.api.routes import accepted, answer, resolve_model, switch_body
@@ -43,7 +44,7 @@ async def start(request: Request) -> Response:
     ctx = context(request)
     pool = ctx.need_pool()
     asked = await switch_body(request)
-    profile_id = (await resolve_model(ctx, asked)).id
+    profile_id = (await resolve_model(ctx, asked, token_rule(request.scope))).id
     work = pool.restart(profile_id) if asked.restart else pool.start(profile_id)
     known = pool.find(profile_id) is not None
     job = ctx.run(work, f"start-{profile_id}")

@@ -15,9 +15,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from llamadash.api.auth import V1_PATHS
 from llamadash.api.errors import error_response
-
-PROXY_PORT_PATHS = ("/v1/", "/completion", "/infill", "/healthz")
 
 
 class ApiBindError(RuntimeError):
@@ -78,7 +77,7 @@ class ProxyPortOnly:
         port = self.proxy_port()
         if port is not None and scope["type"] == "http":
             server = scope.get("server")
-            if server and server[1] == port and not scope["path"].startswith(PROXY_PORT_PATHS):
+            if server and server[1] == port and not scope["path"].startswith(V1_PATHS):
                 response = error_response(
                     404, "not_found", "this port serves only /v1/* (the side API has the rest)"
                 )

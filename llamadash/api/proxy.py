@@ -17,22 +17,27 @@ import functools
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any
 
 import msgspec
 from starlette.types import Receive, Scope, Send
 
+from llamadash.api.auth import token_rule
 from llamadash.api.proxy_input import (
     TAIL_BYTES,
+    allowed_model,
     answer_tokens,
     named_model,
     read_body,
+    refusal_error,
     resolve_model,
 )
+from llamadash.api.proxy_loading import LOADING_HEADER, LOADING_OBJECTS, LoadingStream
 from llamadash.api.state import ApiContext
-from llamadash.api.upstream import PASSED_REQUEST_HEADERS, UpstreamError
+from llamadash.api.upstream import PASSED_REQUEST_HEADERS, Answer, UpstreamError
 from llamadash.core.agent_flags import AgentFlagsError
 from llamadash.core.demand_types import DemandRefused, Lease
+from llamadash.core.settings import parse_bool
+from llamadash.core.tokens import TokenRule
 
 PROXIED_PATHS = (
     "/v1/chat/completions",
@@ -43,7 +48,6 @@ PROXIED_PATHS = (
     "/infill",
     "/v1/messages",
 )
-_ERROR_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 429: "rate_limit"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class _Call:
     headers: dict[str, str]
     send: Send
     arrived: float
+    loading: bool
+    """A stream that waits for its model hears the load's stages (proxy_loading.py)."""
 
 
 class ProxyEndpoint:
@@ -64,6 +70,7 @@ class ProxyEndpoint:
     def __init__(self, path: str) -> None:
         self.path = path
         self.anthropic = path == "/v1/messages"
+        self.may_tell_loading = path in LOADING_OBJECTS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request (never raises to the server: every failure is an answer)."""
@@ -72,7 +79,9 @@ class ProxyEndpoint:
         try:
             body = await read_body(receive)
             headers = _request_headers(scope)
-            profile_id = self._pick(ctx, named_model(body, headers.get("x-model-id")))
+            asked, streams = named_model(body, headers.get("x-model-id"))
+            profile_id = self._pick(ctx, asked, token_rule(scope))
+            loading = streams and self.may_tell_loading and _loading_wanted(ctx, headers)
         except DemandRefused as refused:
             if refused.status != 499:
                 await self._refuse(send, refused)
@@ -81,7 +90,7 @@ class ProxyEndpoint:
         # One race per request: the work (wait for the model, forward, stream) against the
         # client going away, which cancels it — leaving the queue, or closing the upstream.
         gone = asyncio.ensure_future(_disconnected(receive))
-        call = _Call(ctx, profile_id, body, headers, send, arrived)
+        call = _Call(ctx, profile_id, body, headers, send, arrived, loading)
         work = asyncio.ensure_future(self._serve(call))
         try:
             await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
@@ -94,30 +103,39 @@ class ProxyEndpoint:
 
     async def _serve(self, call: _Call) -> None:
         ctx, profile_id, send, arrived = call.ctx, call.profile_id, call.send, call.arrived
+        loading: LoadingStream | None = None
         try:
             if (flags := call.headers.get("x-agent-flags", "").strip()) != "":
                 call = await _with_flags(call, flags)
                 profile_id = call.profile_id
-            lease = await ctx.need_router().acquire(profile_id)
+            router = ctx.need_router()
+            if call.loading and router.ready_instance(profile_id) is None:
+                loading = LoadingStream(send, self.path, profile_id)
+                lease = await loading.wait(router)
+            else:
+                lease = await router.acquire(profile_id)
         except DemandRefused as refused:
-            await self._refuse(send, refused)
+            if loading is not None and loading.started:
+                await loading.fail(refused)
+            else:
+                await self._refuse(send, refused)
             ctx.traffic.answered(
                 profile_id, refused.status, waited=time.monotonic() - arrived, first_byte=None,
                 tokens=None,
             )  # fmt: skip
             return
         try:
-            await self._forward(call, lease)
+            await self._forward(call, lease, loading if loading and loading.started else None)
         finally:
             lease.release()
 
-    def _pick(self, ctx: ApiContext, asked: str | None) -> str:
+    def _pick(self, ctx: ApiContext, asked: str | None, rule: TokenRule | None) -> str:
         profiles = ctx.switcher.profiles
         if asked is not None:
-            return resolve_model(profiles, asked)
+            return allowed_model(resolve_model(profiles, asked, rule), profiles, rule)
         running = ctx.need_router().running()
         if len(running) == 1:
-            return str(running[0])
+            return allowed_model(str(running[0]), profiles, rule)
         raise DemandRefused(
             400,
             "model_required",
@@ -125,7 +143,8 @@ class ProxyEndpoint:
             f" them; running: {', '.join(running) or 'nothing'})",
         )
 
-    async def _forward(self, call: _Call, lease: Lease) -> None:
+    async def _forward(self, call: _Call, lease: Lease, begun: LoadingStream | None) -> None:
+        """Pass the request on and its answer back (into the loading stream when ``begun``)."""
         ctx, send, arrived, instance = call.ctx, call.send, call.arrived, lease.instance
         passed = {k: v for k, v in call.headers.items() if k in PASSED_REQUEST_HEADERS}
         host, port = instance.runtime.endpoint_host, instance.settings.port
@@ -139,15 +158,22 @@ class ProxyEndpoint:
                 host, port, "POST", self.path, headers=passed, body=call.body
             )
         except UpstreamError as exc:
-            await self._refuse(send, DemandRefused(502, "upstream_unreachable", str(exc)))
+            refused = DemandRefused(502, "upstream_unreachable", str(exc))
+            await (begun.fail(refused) if begun else self._refuse(send, refused))
             ctx.traffic.answered(lease.profile_id, 502, waited=lease.waited, first_byte=None,
                                  tokens=None)  # fmt: skip
             return
         status = answer.head.status
         streamed = "text/event-stream" in answer.head.headers.get("content-type", "")
-        extra = [] if answer.head.chunked else _length(answer.head.headers)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": answer.headers + extra})  # fmt: skip
+        if begun is not None and not (status == 200 and streamed):
+            await _into_stream(begun, answer)  # the server refused the body: its error event
+            ctx.traffic.answered(lease.profile_id, status, waited=lease.waited,
+                                 first_byte=None, tokens=None)  # fmt: skip
+            return
+        if begun is None:
+            extra = [] if answer.head.chunked else _length(answer.head.headers)
+            await send({"type": "http.response.start", "status": status,
+                        "headers": answer.headers + extra})  # fmt: skip
         try:
             async for piece in answer.body():
                 if first is None:
@@ -172,15 +198,7 @@ class ProxyEndpoint:
         )
 
     async def _refuse(self, send: Send, refused: DemandRefused) -> None:
-        error: dict[str, Any] = {
-            "message": refused.message,
-            "type": _ERROR_TYPES.get(refused.status, "server_error"),
-            "code": refused.code,
-        }
-        if refused.status == 404:
-            error["param"] = "model"
-        if refused.log_tail:
-            error["log_tail"] = list(refused.log_tail)
+        error = refusal_error(refused)
         body = {"type": "error", "error": error} if self.anthropic else {"error": error}
         raw = msgspec.json.encode(body)
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(raw))]
@@ -205,6 +223,37 @@ async def _with_flags(call: _Call, header: str) -> _Call:
         data = msgspec.json.decode(body)  # a JSON object: checked by named_model
         body = msgspec.json.encode({**data, **fields})
     return replace(call, profile_id=target, body=body)
+
+
+def _loading_wanted(ctx: ApiContext, headers: dict[str, str]) -> bool:
+    """The ``loading_state`` setting, or the request's ``X-Loading-State`` over it.
+
+    Raises:
+        DemandRefused: 400 the header is neither true nor false.
+    """
+    header = headers.get(LOADING_HEADER)
+    if header is None:
+        return ctx.switcher.settings.loading_state
+    try:
+        return parse_bool(header)
+    except ValueError:
+        raise DemandRefused(
+            400, "invalid_header", f"X-Loading-State: want 1 or 0 (true or false), got {header!r}"
+        ) from None
+
+
+async def _into_stream(begun: LoadingStream, answer: Answer) -> None:
+    """An answer that is not an event stream (llama-server refused the body), as an error event."""
+    body = bytearray()
+    with contextlib.suppress(UpstreamError):
+        async for piece in answer.body():
+            body += piece
+    text = bytes(body).strip()
+    if not text.startswith(b"{"):
+        text = msgspec.json.encode({"error": {"message": text.decode(errors="replace"),
+                                              "type": "server_error"}})  # fmt: skip
+    await begun.frame(text)
+    await begun.send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _request_headers(scope: Scope) -> dict[str, str]:

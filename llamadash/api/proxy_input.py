@@ -1,4 +1,4 @@
-"""What a /v1/* request asks for: its body, the model it names, and the answer's token counts."""
+"""What a /v1/* request asks for, its refusals as OpenAI's errors, and the answer's tokens."""
 
 from __future__ import annotations
 
@@ -10,15 +10,23 @@ from starlette.types import Receive
 
 from llamadash.core.demand_types import DemandRefused
 from llamadash.core.profiles import ProfileSet, UnknownProfileError
+from llamadash.core.tokens import TokenRule
 
 MAX_REQUEST_BODY = 64 * 1024 * 1024  # a long prompt with images, not a file upload
 TAIL_BYTES = 16 * 1024  # where the answer's usage or timings are
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    429: "rate_limit",
+}
 
 
-class _NamesModel(msgspec.Struct):
-    """Only the ``model`` of a request body (the rest is not decoded)."""
+class _Asks(msgspec.Struct):
+    """Only the ``model`` and ``stream`` of a request body (the rest is not decoded)."""
 
     model: Any = None
+    stream: Any = False
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -42,45 +50,80 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(parts)
 
 
-def named_model(body: bytes, header: str | None) -> str | None:
-    """The model a request names: the ``X-Model-Id`` header, else the body's ``model``.
+def named_model(body: bytes, header: str | None) -> tuple[str | None, bool]:
+    """The model a request names, and whether it asks for a stream.
 
-    The body is checked first either way: nothing malformed starts a model.
+    The model: the ``X-Model-Id`` header, else the body's ``model``. The body is checked
+    first either way: nothing malformed starts a model.
 
     Raises:
         DemandRefused: 400 the body is not a JSON object, or ``model`` is not a string.
     """
     try:
-        asked = msgspec.json.decode(body, type=_NamesModel)
+        asked = msgspec.json.decode(body, type=_Asks)
     except msgspec.DecodeError as exc:
         raise DemandRefused(
             400, "invalid_json", f"the body must be a JSON object ({exc})"
         ) from None
+    streams = asked.stream is True
     if header and header.strip():
-        return header.strip()
+        return header.strip(), streams
     if asked.model is None:
-        return None
+        return None, streams
     if not isinstance(asked.model, str):
         raise DemandRefused(400, "invalid_model", "model must be a string (a profile id)")
-    return asked.model.strip() or None
+    return asked.model.strip() or None, streams
 
 
-def resolve_model(profiles: ProfileSet, asked: str) -> str:
+def refusal_error(refused: DemandRefused) -> dict[str, Any]:
+    """A refusal as OpenAI's error object (``{"error": …}``'s value)."""
+    error: dict[str, Any] = {
+        "message": refused.message,
+        "type": ERROR_TYPES.get(refused.status, "server_error"),
+        "code": refused.code,
+    }
+    if refused.status in (403, 404):
+        error["param"] = "model"
+    if refused.log_tail:
+        error["log_tail"] = list(refused.log_tail)
+    return error
+
+
+def resolve_model(profiles: ProfileSet, asked: str, rule: TokenRule | None = None) -> str:
     """The profile id ``asked`` means: exact id first, then the CLI's matching rules.
 
     Raises:
-        DemandRefused: 404 with near matches (never another profile).
+        DemandRefused: 404 with near matches (never another profile; with a named token's
+            ``rule`` only those it may use are named).
     """
     if profiles.get(asked) is not None:
         return asked
     try:
         return profiles.resolve(asked).id
     except UnknownProfileError as exc:
-        near = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
-        known = ", ".join(p.id for p in profiles.profiles) or "none"
+        shown = exc.suggestions if rule is None else rule.allowed(exc.suggestions)
+        near = f"; did you mean {', '.join(shown)}?" if shown else ""
+        ids = [p.id for p in profiles.profiles]
+        known = ", ".join(ids if rule is None else rule.allowed(ids)) or "none"
         raise DemandRefused(
             404, "model_not_found", f"no model {asked!r}{near} (models: {known}; GET /v1/models)"
         ) from None
+
+
+def allowed_model(profile_id: str, profiles: ProfileSet, rule: TokenRule | None) -> str:
+    """``profile_id``, if the request's named token (``rule``) may use it.
+
+    Raises:
+        DemandRefused: 403 naming the models the token may use (nothing is started).
+    """
+    if rule is None or rule.allows(profile_id):
+        return profile_id
+    allowed = ", ".join(rule.allowed(p.id for p in profiles.profiles)) or "none"
+    raise DemandRefused(
+        403,
+        "model_not_allowed",
+        f"token {rule.name!r} may not use {profile_id} (it may use: {allowed})",
+    )
 
 
 def answer_tokens(tail: bytes, streamed: bool) -> tuple[int, int] | None:

@@ -12,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from llamadash.api.auth import token_rule
 from llamadash.api.encode import json_response
 from llamadash.api.proxy import PROXIED_PATHS, ProxyEndpoint
+from llamadash.api.proxy_loading import LOADING_OBJECTS
 from llamadash.api.schemas import Schema, ref
 from llamadash.api.shapes import ModelCard, ModelList
 from llamadash.api.state import context
@@ -23,8 +25,9 @@ STARTED = int(time.time())  # OpenAI's "created": profiles have no date; llamada
 
 
 async def list_models(request: Request) -> Response:
-    """``GET /v1/models``: every profile, ``loaded``, ``loading`` or ``unloaded``."""
+    """``GET /v1/models``: every profile (a named token's: those it may use), with its state."""
     ctx = context(request)
+    rule = token_rule(request.scope)
     states: dict[str, str] = {}
     instances = ctx.pool.instances() if ctx.pool is not None else [ctx.switcher]
     for instance in instances:
@@ -45,6 +48,7 @@ async def list_models(request: Request) -> Response:
             state=states.get(p.id, "unloaded"),
         )
         for p in ctx.switcher.profiles.profiles
+        if rule is None or rule.allows(p.id)
     )
     return json_response(ModelList(object="list", data=cards))
 
@@ -76,6 +80,7 @@ FORWARDED_RESPONSES: dict[str, Schema] = {
     "400": _proxy_error(
         "the body is not a JSON object, or names no model while several run", or_server=True
     ),
+    "403": _proxy_error("the request's named token may not use the model (message: those it may)"),
     "404": _proxy_error("no profile matches the model (message: near matches)"),
     "409": _proxy_error(
         "a person chose another model within manual_hold seconds, or on_demand is off"
@@ -91,6 +96,14 @@ MODEL_HEADER: Schema = {
     "required": False,
     "description": "the profile to use, over the body's model",
     "schema": {"type": "string"},
+}
+LOADING_STATE_HEADER: Schema = {
+    "name": "X-Loading-State",
+    "in": "header",
+    "required": False,
+    "description": "1 or 0 over the loading_state setting: a stream that waits for its model"
+    " first gets one chunk per load stage (reasoning_content, loading)",
+    "schema": {"type": "string", "enum": ["1", "0", "true", "false", "on", "off"]},
 }
 
 
@@ -115,7 +128,8 @@ def proxy_paths(common_errors: dict[str, Schema]) -> dict[str, dict[str, Schema]
             "post": {
                 "summary": f"llama-server's {path}: the body's model (or X-Model-Id) picks the"
                 " profile, started or swapped in on demand; the body passes through",
-                "parameters": [MODEL_HEADER],
+                "parameters": [MODEL_HEADER]
+                + ([LOADING_STATE_HEADER] if path in LOADING_OBJECTS else []),
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {"type": "object"}}},

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from llamadash import __version__
+from llamadash.api.auth import token_rule
 from llamadash.api.encode import json_response
 from llamadash.api.errors import ApiError
 from llamadash.api.inputs import (
@@ -38,6 +39,7 @@ from llamadash.core.events import BUSY_STATES, Result, State, Status, SwitchOutc
 from llamadash.core.instance import SwitchError
 from llamadash.core.profiles import Profile, UnknownProfileError
 from llamadash.core.runtime.base import RuntimeFailure
+from llamadash.core.tokens import TokenRule
 
 STATUS_BY_RESULT = {
     Result.READY: 200,
@@ -109,7 +111,7 @@ async def switch(request: Request) -> Response:
     """``POST /switch {"model": ..., "wait": true, "restart": false, "timeout": <s>}``."""
     ctx = context(request)
     asked = await switch_body(request)
-    profile = await resolve_model(ctx, asked)
+    profile = await resolve_model(ctx, asked, token_rule(request.scope))
     job = ctx.submit(profile.id, restart=asked.restart)
     if not asked.wait:
         return await accepted(ctx, f"switching to {profile.id}")
@@ -126,11 +128,14 @@ async def switch_body(request: Request) -> SwitchRequest:
     return parse_switch(await read_body(request), request.query_params)
 
 
-async def resolve_model(ctx: ApiContext, asked: SwitchRequest) -> Profile:
+async def resolve_model(
+    ctx: ApiContext, asked: SwitchRequest, rule: TokenRule | None = None
+) -> Profile:
     """The profile ``asked.model`` names: exactly that id with ``exact``, else the CLI's matching.
 
     Raises:
-        ApiError: 404 unknown_model, with near matches and the valid ids.
+        ApiError: 404 unknown_model, with near matches and the valid ids; 403 the request's
+            named token (``rule``, ``routes = all``) may not use it.
     """
     if ctx.switcher.config_watch is not None:
         # A stat; models.conf is read again only if it changed since the last poll, so a
@@ -138,7 +143,7 @@ async def resolve_model(ctx: ApiContext, asked: SwitchRequest) -> Profile:
         # from the profiles of a second ago.
         await ctx.switcher.config_watch.check()
     try:
-        return (
+        found = (
             _exact(ctx, asked.model) if asked.exact else ctx.switcher.profiles.resolve(asked.model)
         )
     except UnknownProfileError as exc:
@@ -150,6 +155,12 @@ async def resolve_model(ctx: ApiContext, asked: SwitchRequest) -> Profile:
             suggestions=list(exc.suggestions),
             valid=list(exc.valid),
         ) from None
+    if rule is not None and not rule.allows(found.id):
+        allowed = ", ".join(rule.allowed(p.id for p in ctx.switcher.profiles.profiles))
+        raise ApiError(
+            403, "model_not_allowed", f"token {rule.name!r} may not use {found.id} ({allowed})"
+        )
+    return found
 
 
 def _exact(ctx: ApiContext, profile_id: str) -> Profile:

@@ -8,6 +8,7 @@ ends open event streams when it stops.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
 
@@ -27,9 +28,11 @@ __all__ = ["ApiBindError", "ApiServer", "check_bind", "serve_headless"]
 from llamadash.api.state import KEEPALIVE_SECONDS, ApiContext
 from llamadash.core.demand import DemandRouter
 from llamadash.core.idle import IdleWatch
+from llamadash.core.inifile import ConfigError
 from llamadash.core.instance import Instance
 from llamadash.core.net import is_loopback
 from llamadash.core.pool import Pool
+from llamadash.core.tokens import NamedToken, read_secrets
 
 SHUTDOWN_GRACE = 3
 
@@ -50,6 +53,27 @@ def check_bind(host: str, token: str) -> None:
     )
 
 
+def named_tokens(switcher: Instance, token: str) -> tuple[NamedToken, ...]:
+    """The models.conf ``[token NAME]`` tokens with their secrets read (from the environment).
+
+    Raises:
+        ConfigError: a secret cannot be read, or named tokens exist without ``token``: a
+            restricted token needs a full one beside it (the CLI and the dashboard use it).
+    """
+    rules = switcher.profiles.tokens
+    if not rules:
+        return ()
+    if not token:
+        first = rules[0]
+        raise ConfigError(
+            first.path,
+            first.line,
+            f"[token {first.name}] needs api_token set too (in [llamadash], LLAMADASH_API_TOKEN"
+            " or --token): the full-access token beside the limited ones",
+        )
+    return read_secrets(rules, os.environ, token)
+
+
 class ApiServer:
     """The side API as an asyncio task on the current loop.
 
@@ -68,6 +92,8 @@ class ApiServer:
 
     Raises:
         ApiBindError: ``host`` is not loopback and there is no token.
+        ConfigError: a ``[token NAME]`` secret cannot be read, or there are named tokens
+            but no api_token (file:line of the section).
     """
 
     def __init__(
@@ -89,6 +115,8 @@ class ApiServer:
         self.port = settings.api_port if port is None else port
         self.token = settings.api_token if token is None else token
         check_bind(self.host, self.token)
+        self.named = named_tokens(switcher, self.token)
+        """The ``[token NAME]`` tokens of models.conf, read when the API starts."""
         wanted = settings.proxy_port if proxy_port is None else proxy_port
         self.proxy_port: int | None = wanted or None
         """The port serving only /v1/* too (None: none)."""
@@ -98,6 +126,7 @@ class ApiServer:
             idle=idle,
             router=router,
             token=self.token,
+            named=self.named,
             host=self.host,
             keepalive=keepalive,
             dashboards=dashboards,

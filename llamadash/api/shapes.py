@@ -128,6 +128,59 @@ class ProxyError(Struct, frozen=True):
     error: ProxyErrorDetail
 
 
+class LoadStage(Struct, frozen=True):
+    """Where the load a streamed /v1/* request waits for stands (``loading_state``)."""
+
+    model: str
+    """The profile being loaded."""
+    stage: str
+    """The engine's own stage: ``stopping``, ``starting process``, ``loading tensors``…"""
+    pct: float | None
+    """Percent done (the engine's estimate; None before loading begins)."""
+    eta: float | None
+    """Seconds left, from this profile's previous loads (None: no history)."""
+
+
+class LoadingDelta(Struct, frozen=True):
+    """A chat chunk's delta while loading: no content, the stage as reasoning text."""
+
+    role: str
+    content: str
+    reasoning_content: str
+
+
+class LoadingChatChoice(Struct, frozen=True):
+    """The one choice of a loading ``chat.completion.chunk``."""
+
+    index: int
+    delta: LoadingDelta
+    finish_reason: None = None
+
+
+class LoadingTextChoice(Struct, frozen=True):
+    """The one choice of a loading ``text_completion`` chunk: empty text, the stage beside it."""
+
+    index: int
+    text: str
+    reasoning_content: str
+    finish_reason: None = None
+
+
+class LoadingChunk(Struct, frozen=True):
+    """One SSE chunk of the loading stream, in the shape of the endpoint's own chunks.
+
+    Clients that do not know ``reasoning_content`` and ``loading`` read an empty delta (or
+    text) and go on; chat UIs show the reasoning text as the model's thinking.
+    """
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: tuple[LoadingChatChoice, ...] | tuple[LoadingTextChoice, ...]
+    loading: LoadStage
+
+
 class PullProgress(Struct, frozen=True):
     """``POST /pull``'s answer and each ``pull`` event on ``GET /events``: how far a pull is."""
 

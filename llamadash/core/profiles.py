@@ -3,6 +3,7 @@
 Each section is a profile whose id is the section name; ``[defaults]`` is inherited by every
 profile, ``[llamadash]`` holds settings (see :mod:`llamadash.core.settings`) and each
 ``[host NAME]`` another Docker engine's (core/hosts.py); a profile's ``host`` names one.
+``[token NAME]`` a named API token (:mod:`llamadash.core.tokens`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llamadash.core.hostnames import DEFAULT_HOST, host_of_section, valid_host_name
+from llamadash.core.hostnames import (
+    DEFAULT_HOST,
+    check_profile_hosts,
+    checked_host,
+    host_of_section,
+)
 from llamadash.core.inifile import ConfigError, Entry, Section, parse_ini
 from llamadash.core.owned import (
     ALIAS_FLAG,
@@ -22,6 +28,10 @@ from llamadash.core.owned import (
     PORT_FLAG,
 )
 from llamadash.core.profile_values import INT_KEYS, convert
+
+TYPE_CHECKING = False  # as typing's, without importing typing: see commands/owner.py
+if TYPE_CHECKING:
+    from llamadash.core.tokens import TokenRule
 
 __all__ = [
     "HOST_FLAG",
@@ -36,6 +46,7 @@ __all__ = [
 
 DEFAULTS_SECTION = "defaults"
 SETTINGS_SECTION = "llamadash"
+ACCESS_PREFIX = "token "  # [token NAME]: a named API token (core/tokens.py)
 
 PROFILE_KEYS = (
     "name",
@@ -137,6 +148,8 @@ class ProfileSet:
     """Profiles with per-request startup flags (not in models.conf, not in the menus)."""
     hosts: tuple[Section, ...] = ()
     """The ``[host NAME]`` sections, in file order (core/hosts.py reads them)."""
+    tokens: tuple[TokenRule, ...] = ()
+    """The ``[token NAME]`` sections: API tokens limited to some models (core/tokens.py)."""
 
     @property
     def production(self) -> tuple[Profile, ...]:
@@ -225,6 +238,7 @@ def parse_profiles(text: str, path: Path | str = "models.conf") -> ProfileSet:
     seen: dict[str, int] = {}
     profile_sections: list[Section] = []
     hosts: dict[str, Section] = {}
+    tokens: list[TokenRule] = []
     for section in sections:
         if section.name in seen:
             raise ConfigError(
@@ -238,28 +252,21 @@ def parse_profiles(text: str, path: Path | str = "models.conf") -> ProfileSet:
             defaults = section.entries
         elif section.name == SETTINGS_SECTION:
             settings = section.entries
-        elif (host := host_of_section(section.name)) is not None:
-            if not valid_host_name(host):
-                raise ConfigError(
-                    path,
-                    section.line,
-                    f"bad host name {host!r} in [{section.name}] (want lower case letters,"
-                    f" digits, - and _; not {DEFAULT_HOST!r}, the [llamadash] engine's)",
-                )
-            hosts[host] = section
+        elif host_of_section(section.name) is not None:
+            hosts[checked_host(section, path)] = section
+        elif section.name.startswith(ACCESS_PREFIX) and section.name[len(ACCESS_PREFIX) :].strip():
+            from llamadash.core.tokens import parse_token  # only then: the CLI's light path
+
+            tokens.append(parse_token(section, path))
         else:
             profile_sections.append(section)
     for entry in defaults:
         _check_key(entry, path)
     profiles = tuple(_build_profile(s, defaults, path) for s in profile_sections)
-    for section in profile_sections:
-        for entry in (*defaults, *section.entries):
-            if entry.key == "host" and entry.value not in (*hosts, DEFAULT_HOST):
-                known = ", ".join((DEFAULT_HOST, *hosts))
-                raise ConfigError(
-                    path, entry.line, f"no [host {entry.value}] (known: {known})", "host"
-                )
-    return ProfileSet(Path(path), profiles, tuple(settings), hosts=tuple(hosts.values()))
+    check_profile_hosts(profile_sections, defaults, hosts, path)
+    return ProfileSet(
+        Path(path), profiles, tuple(settings), hosts=tuple(hosts.values()), tokens=tuple(tokens)
+    )
 
 
 def _check_key(entry: Entry, path: Path | str) -> None:

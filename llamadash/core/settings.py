@@ -91,6 +91,9 @@ class Settings:
     """``llamadash web``'s port (the dashboard in a browser)."""
     web_token: str = ""
     """Token ``llamadash web`` demands when set (required off loopback)."""
+    loading_state: bool = False
+    """A streamed /v1 request waiting for its model gets the load's stages first (per request:
+    ``X-Loading-State: 1`` or ``0``)."""
     state_dir: Path = field(default_factory=_state_home)
     """Where state, locks and logs live (XDG state dir)."""
 
@@ -190,7 +193,7 @@ def coerce_setting(name: str, value: str, where: str, line: int | None) -> Any:
         if kind == "float":
             return float(value)
         if kind == "bool":
-            return _boolean(value)
+            return parse_bool(value)
         if kind == "Path":
             return Path(value)
         if kind == "tuple[str, ...]":
@@ -205,7 +208,12 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _boolean(value: str) -> bool:
+def parse_bool(value: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (any case).
+
+    Raises:
+        ValueError: anything else.
+    """
     lowered = value.strip().lower()
     if lowered in _TRUE | _FALSE:
         return lowered in _TRUE

@@ -72,14 +72,18 @@ async def make_proxy(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[MakeProxy]:
-    """Start an API over a process-runtime pool (overrides are settings); all stopped after."""
+    """Start an API over a process-runtime pool (overrides are settings); all stopped after.
+
+    ``conf_text`` is more models.conf text (e.g. ``[token NAME]`` sections); an ``api_token``
+    override is the API's token too.
+    """
     monkeypatch.setenv("LLAMA_SERVER", str(llama_server_bin))
     for name in ("tiny2.gguf", "tiny3.gguf"):  # other files: other profiles, same speed
         if not (all_models / name).exists():
             shutil.copyfile(all_models / "tiny.gguf", all_models / name)
     made: list[Proxy] = []
 
-    async def make(**overrides: Any) -> Proxy:
+    async def make(conf_text: str = "", **overrides: Any) -> Proxy:
         conf = write_conf(
             tmp_path / "models.conf",
             models_dir=all_models,
@@ -90,9 +94,10 @@ async def make_proxy(
             runtime="process",
         )
         with conf.open("a") as out:
-            out.write(PROXY_PROFILES)
+            out.write(PROXY_PROFILES + conf_text)
         engine = build_engine(conf, overrides)
-        api = ApiServer(engine.switcher, pool=engine.pool, idle=engine.idle, port=0, token="")
+        token = overrides.get("api_token", "")
+        api = ApiServer(engine.switcher, pool=engine.pool, idle=engine.idle, port=0, token=token)
         await api.start()
         client = httpx.AsyncClient(base_url=api.url, timeout=120)
         proxy = Proxy(engine, api, client)
