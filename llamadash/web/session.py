@@ -27,26 +27,18 @@ WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 QUIT_GRACE = 10.0
 
 
-def dashboard_command(
-    models_conf: Path,
-    *,
-    runtime: str | None = None,
-    api_port: int | None = None,
-    no_api: bool = False,
-) -> list[str]:
-    """The argv every browser session runs: the dashboard on ``models_conf``.
+def dashboard_command(models_conf: Path, api_url: str, *, runtime: str | None = None) -> list[str]:
+    """The argv every browser session runs: a dashboard attached to the owner at ``api_url``.
 
-    The one place that says what a session is; ``models_conf`` is made absolute so the child
-    reads the same file whatever its working directory.
+    The one place that says what a session is. Every page attaches to the same owner (``web``
+    makes sure one runs), so pages open and close freely and none holds the owner lock.
+    ``models_conf`` is made absolute so the child reads the same file (its ``api_token``)
+    whatever its working directory.
     """
     argv = [sys.executable, "-m", "llamadash", "--models-conf", str(models_conf.resolve())]
     if runtime is not None:
         argv += ["--runtime", runtime]
-    if api_port is not None:
-        argv += ["--api-port", str(api_port)]
-    if no_api:
-        argv.append("--no-api")
-    return argv
+    return [*argv, "attach", api_url]
 
 
 def session_env(

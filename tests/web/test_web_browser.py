@@ -145,6 +145,11 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; page:\n{shown()}")
 
 
+def sessions(web: WebProcess) -> list[psutil.Process]:
+    """The page sessions' dashboards (the children of web that attach)."""
+    return [c for c in psutil.Process(web.process.pid).children() if "attach" in c.cmdline()]
+
+
 def test_the_dashboard_in_a_browser_shows_its_panes_and_switches_models(
     chromium: Any, served: tuple[WebProcess, Path, int, int], module_dir: Path
 ) -> None:
@@ -172,9 +177,13 @@ def test_the_dashboard_in_a_browser_shows_its_panes_and_switches_models(
     assert seen["colours"] > 20, seen  # text, borders, bars: not a blank or one-colour page
     assert seen["top_share"] < 0.95, seen
 
-    # The session's dashboard: exec'd as dashboard_command says, without the web token.
-    (dashboard,) = psutil.Process(web.process.pid).children()
-    assert dashboard.cmdline()[1:] == ["-m", "llamadash", "--models-conf", str(conf.resolve())]
+    # The session's dashboard: exec'd as dashboard_command says (attached to the serve web
+    # started, as no llamadash owned the servers), without the web token.
+    (dashboard,) = sessions(web)
+    api = f"http://127.0.0.1:{api_port}"
+    assert dashboard.cmdline()[1:] == ["-m", "llamadash", "--models-conf", str(conf.resolve()),
+                                       "attach", api]  # fmt: skip
+    (owner,) = [c for c in psutil.Process(web.process.pid).children() if "serve" in c.cmdline()]
     environ = Path(f"/proc/{dashboard.pid}/environ").read_bytes().split(b"\0")
     assert b"TEXTUAL_DRIVER=textual.drivers.web_driver:WebDriver" in environ
     assert not any(item.startswith(b"LLAMADASH_WEB_TOKEN=") for item in environ)
@@ -195,9 +204,22 @@ def test_the_dashboard_in_a_browser_shows_its_panes_and_switches_models(
         wait_for(showing(f"Ready: {name}"), 20, f"the header to say Ready: {name}", screen)
     page.screenshot(path=str(module_dir / "switched.png"))
 
-    # Closing the page ends its dashboard; llama-server keeps running (as q leaves it).
+    # A second page at the same time attaches to the same owner and sees the same switch.
+    other = chromium.new_page(viewport=VIEWPORT)
+    other.add_init_script(KEEP_TERMINAL)
+    other.goto(web.url)
+    wait_for(
+        lambda: "Ready: Gemma 3 270M" in (seen := str(other.evaluate(READ_ROWS))) and seen,
+        60,
+        "the second page",
+        lambda: str(other.evaluate(READ_ROWS)),
+    )
+    assert len(sessions(web)) == 2
+    other.close()
+
+    # Closing the pages ends their dashboards; the owner and llama-server run on.
     page.close()
-    children = psutil.Process(web.process.pid).children
-    wait_for(lambda: not children(), 30, "the session to end", lambda: str(children()))
+    wait_for(lambda: not sessions(web), 30, "the sessions to end", lambda: str(sessions(web)))
+    assert owner.is_running()
     health = urllib.request.urlopen(f"http://127.0.0.1:{server_port}/health", timeout=5)
     assert health.status == 200

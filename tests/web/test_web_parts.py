@@ -12,16 +12,15 @@ from llamadash.cli import parse_args
 from llamadash.web.session import WEB_DRIVER, dashboard_command, session_env
 
 
-def test_a_session_runs_the_dashboard_of_the_same_models_conf_from_an_argv_list(
+def test_a_session_runs_a_dashboard_attached_to_the_owner_from_an_argv_list(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    argv = dashboard_command(Path("my models.conf"), runtime="process", api_port=9001)
+    argv = dashboard_command(Path("my models.conf"), "http://127.0.0.1:9001", runtime="process")
     assert argv == [
         sys.executable, "-m", "llamadash", "--models-conf", str(tmp_path / "my models.conf"),
-        "--runtime", "process", "--api-port", "9001",
+        "--runtime", "process", "attach", "http://127.0.0.1:9001",
     ]  # fmt: skip
-    assert dashboard_command(Path("/x/m.conf"), no_api=True)[-1] == "--no-api"
 
 
 def test_the_session_draws_with_textuals_web_driver_at_the_pages_size() -> None:
