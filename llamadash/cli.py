@@ -215,6 +215,7 @@ _MORE_VERBS = {
     "bench": "measure prompt and generation speed; keep the history",
     "update": "the llama-server build in use; use or build another",
     "web": "the dashboard in a browser (loopback; a token for anything else)",
+    "service": "run `serve` at login: a systemd user unit or launchd agent",
 }
 
 

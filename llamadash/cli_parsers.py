@@ -128,6 +128,26 @@ def _web_args(web: argparse.ArgumentParser) -> None:
     )
 
 
+def _service_args(service: argparse.ArgumentParser) -> None:
+    """``service``'s own arguments."""
+    service.add_argument("action", choices=("install", "uninstall", "status"))
+    service.add_argument(
+        "--profile",
+        default=None,
+        metavar="PROFILE",
+        help="the profile the service starts (default: default_profile; none: only the API)",
+    )
+    service.add_argument(
+        "--print",
+        dest="print_only",
+        action="store_true",
+        help="install: print the unit (or plist) it would write; write nothing",
+    )
+    service.add_argument(
+        "--launchd", action="store_true", help="a launchd agent (the default on macOS)"
+    )
+
+
 PARSERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "pull": _pull_args,
     "info": _info_args,
@@ -139,5 +159,6 @@ PARSERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "bench": _bench_args,
     "update": _update_args,
     "web": _web_args,
+    "service": _service_args,
 }
 """Each verb: what adds its arguments (its help line is in cli.py's _MORE_VERBS)."""

@@ -40,6 +40,7 @@ VERBS: dict[str | None, str] = {
     "bench": "bench:bench",
     "update": "update:update",
     "web": "web:web",
+    "service": "service:service",
 }
 
 

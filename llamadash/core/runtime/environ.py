@@ -79,3 +79,40 @@ def dashboard_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     picked = _pick(_DASHBOARD_NAMES, _DASHBOARD_PREFIXES, environ)
     picked.pop(_WEB_LISTENER_ONLY, None)
     return picked
+
+
+# `llamadash serve` as a service (commands/service.py): what it needs to find the same
+# engine, binary, state and code as the shell that installed it. The service manager sets
+# HOME, USER and the login's runtime dir itself; session-bound variables (SSH_AUTH_SOCK,
+# XDG_RUNTIME_DIR, XDG_SESSION_*) would be stale by the next login.
+_SERVICE_NAMES = frozenset(
+    {
+        "PATH",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "PYTHONPATH",
+        "LLAMA_SERVER",
+        "XDG_STATE_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        *_SERVER_NAMES,
+    }
+)
+_SERVICE_PREFIXES = ("LC_", "LLAMADASH_", "DOCKER_", "COMPOSE_", *_SERVER_PREFIXES)
+SERVICE_TOKEN_VARIABLE = "LLAMADASH_API_TOKEN"  # noqa: S105 (a variable's name, not a secret)
+"""The variable ``service install`` never writes into the unit (it tells the user instead)."""
+# Secrets stay out of a unit file (other users may read ~/.config); the path is a flag there.
+_SERVICE_EXCLUDED = frozenset({SERVICE_TOKEN_VARIABLE, "LLAMADASH_MODELS_CONF"})
+
+
+def service_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What the ``serve`` service gets of ``environ`` (default: ours), sorted by name."""
+    source = os.environ if environ is None else environ
+    return {
+        name: source[name]
+        for name in sorted(source)
+        if (name in _SERVICE_NAMES or name.startswith(_SERVICE_PREFIXES))
+        and name not in _SERVICE_EXCLUDED
+    }
