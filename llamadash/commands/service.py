@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from llamadash.commands import EXIT_FAILED, EXIT_USAGE
 from llamadash.commands.common import emit_json, fail
 from llamadash.commands.owner import OwnerUnreachableError, find_owner, read_config
 from llamadash.commands.service_managers import Launchd, Manager, Report, Systemd
@@ -23,8 +24,6 @@ from llamadash.core.profiles import ProfileSet
 from llamadash.core.runtime.environ import SERVICE_TOKEN_VARIABLE, service_env
 from llamadash.core.service_unit import ServiceSpec, UnitValueError
 from llamadash.core.settings import Settings, load_settings
-
-EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def service(args: argparse.Namespace) -> int:
@@ -82,6 +81,7 @@ def service_spec(
         environment=tuple(environment.items()),
         description=f"llamadash serve ({conf})",
         log_path=settings.state_dir / "service.log",
+        final_exits=(EXIT_USAGE,),  # models.conf or the profile is wrong: fix it first
     )
 
 
@@ -137,7 +137,7 @@ def _install(manager: Manager, text: str, spec: ServiceSpec, as_json: bool) -> i
         _write(path, old, text, say)
     if manager.name == "launchd":
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)  # launchd makes no folders
-    report = manager.load()
+    report = manager.load(changed=old != text)
     for line in report.lines:
         say(line)
     if report.manual:

@@ -8,7 +8,6 @@ would do the same by hand; it is never an error: the file is what install promis
 
 from __future__ import annotations
 
-import getpass
 import os
 import plistlib
 import shlex
@@ -99,8 +98,8 @@ class Systemd:
     def _systemctl(self, *args: str) -> Ran | None:
         return run_tool(["systemctl", "--user", *args])
 
-    def load(self) -> Report:
-        """Reload, enable and (re)start the unit where a user systemd answers."""
+    def load(self, changed: bool) -> Report:
+        """Reload, enable and start the unit where a user systemd answers (``changed``: restart)."""
         report = Report()
         start = [f"systemctl --user daemon-reload && systemctl --user enable --now {UNIT_NAME}"]
         reload = self._systemctl("daemon-reload")
@@ -120,9 +119,10 @@ class Systemd:
             report.lines.append(f"no user systemd reachable here ({reload.reason}): not started")
             report.manual = start
             return report
-        restart = self._systemctl("restart", UNIT_NAME)  # picks up a changed unit too
+        # A changed unit applies only after a restart; an unchanged one running stays as it is.
+        restart = self._systemctl("restart" if changed else "start", UNIT_NAME)
         if restart is not None and restart.returncode == 0:
-            report.lines.append(f"started: systemctl --user status {UNIT_NAME}")
+            report.lines.append(f"running: systemctl --user status {UNIT_NAME}")
         else:
             report.ok = False
             reason = restart.reason if restart else "systemctl vanished"
@@ -165,7 +165,8 @@ class Systemd:
 
     def hint(self) -> str:
         """How to have it start at boot rather than at login."""
-        return f"to start it at boot, before you log in: loginctl enable-linger {getpass.getuser()}"
+        user = os.environ.get("USER") or os.environ.get("LOGNAME") or "$USER"
+        return f"to start it at boot, before you log in: loginctl enable-linger {user}"
 
 
 class Launchd:
@@ -203,8 +204,11 @@ class Launchd:
     def _domain(self) -> str:
         return f"gui/{os.getuid()}"
 
-    def load(self) -> Report:
-        """Load (again) the agent into the user's GUI domain; it starts at once (RunAtLoad)."""
+    def load(self, changed: bool) -> Report:
+        """Load (again) the agent into the user's GUI domain; it starts at once (RunAtLoad).
+
+        Loaded again even when not ``changed``: bootstrap is how launchd reads the file.
+        """
         report = Report()
         bootstrap = ["launchctl", "bootstrap", self._domain, str(self.path)]
         if shutil.which("launchctl") is None:

@@ -55,6 +55,8 @@ class ServiceSpec:
     """One line saying what it is (systemd's Description=)."""
     log_path: Path
     """Where launchd writes its stdout and stderr (systemd: the journal)."""
+    final_exits: tuple[int, ...] = ()
+    """Exit codes a restart cannot mend (bad input): systemd does not restart after them."""
 
 
 def _checked(value: str, what: str) -> str:
@@ -160,6 +162,7 @@ def render_unit(spec: ServiceSpec) -> str:
         *(f"Environment={environment_word(k, v)}" for k, v in spec.environment),
         "Restart=on-failure",
         f"RestartSec={RESTART_SEC}",
+        *(f"RestartPreventExitStatus={code}" for code in spec.final_exits),
         "",
         "[Install]",
         "WantedBy=default.target",

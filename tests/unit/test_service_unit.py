@@ -57,6 +57,7 @@ def spec_in(folder: Path, environment: dict[str, str] | None = None) -> ServiceS
         environment=tuple((environment or {"PATH": "/usr/bin:/bin"}).items()),
         description=f"llamadash serve ({odd / 'models.conf'})",
         log_path=odd / "service.log",
+        final_exits=(2,),
     )
 
 
@@ -94,6 +95,7 @@ def test_the_unit_restarts_on_failure_in_its_folder_with_its_environment(tmp_pat
     text = render_unit(spec_in(tmp_path, env))
     lines = text.splitlines()
     assert "Restart=on-failure" in lines and "RestartSec=5" in lines
+    assert "RestartPreventExitStatus=2" in lines  # bad input: restarting cannot mend it
     assert "WantedBy=default.target" in lines
     assert f"WorkingDirectory={tmp_path}/my models 100%% $USER 'q'" in lines
     assert 'Environment="DOCKER_HOST=unix:///run/my docker.sock"' in lines
