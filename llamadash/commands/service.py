@@ -44,9 +44,12 @@ def service(args: argparse.Namespace) -> int:
     if args.print_only:
         sys.stdout.write(text)
         return 0
-    if problem := _unservable(profiles, settings):
+    if problem := _unservable(profiles, settings) or _cannot_run(spec):
         return fail(f"error: {problem}; nothing written", EXIT_USAGE)
-    return _install(manager, text, spec, args.json)
+    try:
+        return _install(manager, text, spec, args.json)
+    except (OSError, UnicodeDecodeError) as exc:
+        return fail(f"error: {manager.path}: {exc}", EXIT_FAILED)
 
 
 def service_spec(
@@ -125,6 +128,34 @@ def _unservable(profiles: ProfileSet, settings: Settings) -> str | None:
         f" ${SERVICE_TOKEN_VARIABLE} is never written into the unit: set api_token in"
         " models.conf [llamadash], or bind 127.0.0.1"
     )
+
+
+def _cannot_run(spec: ServiceSpec) -> str | None:
+    """Why the service's interpreter cannot run llamadash where and as the unit runs it.
+
+    ``llamadash --version`` with the unit's folder and environment (plus HOME and USER, which
+    the service manager sets): a checkout run without PYTHONPATH, say, is found out now.
+    """
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k in ("HOME", "USER", "LOGNAME")}
+    env.update(spec.environment)
+    try:
+        done = subprocess.run(
+            [spec.argv[0], "-m", "llamadash", "--version"],
+            cwd=spec.working_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"the service could not run {spec.argv[0]}: {exc}"
+    if done.returncode == 0:
+        return None
+    last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+    return f"the service's command would fail in {spec.working_dir}: {last}"
 
 
 def _install(manager: Manager, text: str, spec: ServiceSpec, as_json: bool) -> int:

@@ -14,11 +14,13 @@ import plistlib
 import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import llamadash
 from tests.conftest import missing
 
 BOOTED_WITH_SYSTEMD = Path("/run/systemd/system").is_dir()
@@ -165,3 +167,36 @@ def test_the_launchd_agent_is_written_with_plistlib_and_read_back(home: Home) ->
     assert (status["manager"], status["installed"], status["current"]) == ("launchd", True, True)
     assert home.run("service", "uninstall", "--launchd").returncode == 0
     assert not plist.exists()
+
+
+def test_a_service_serve_would_refuse_is_not_installed(home: Home) -> None:
+    home.conf.write_text(
+        home.conf.read_text().replace("[llamadash]\n", "[llamadash]\napi_host = ::\n")
+    )
+    done = home.run("service", "install", LLAMADASH_API_TOKEN="only-in-my-shell")
+    assert done.returncode == 2 and "sets no api_token" in done.stderr
+    assert "LLAMADASH_API_TOKEN is never written into the unit" in done.stderr
+    assert not home.unit.parent.exists()
+
+
+def test_a_command_that_imports_llamadash_only_from_here_is_not_installed(home: Home) -> None:
+    """A checkout run from its root (``python -m llamadash`` finds it in the current folder):
+    the unit runs in the project folder, where it would not, so nothing is written."""
+    checkout = home.root / "checkout"
+    checkout.mkdir()
+    (checkout / "llamadash").symlink_to(Path(llamadash.__file__).parent)
+    dependencies = sysconfig.get_paths()["purelib"]  # no .pth read from PYTHONPATH: no llamadash
+    cli_args = ["--models-conf", str(home.conf), "service", "install"]
+    done = subprocess.run(
+        [str(Path(sys.base_prefix) / "bin" / "python3"), "-m", "llamadash", *cli_args],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=home.env(PYTHONPATH=dependencies),
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"the service's command would fail in {home.conf.parent}" in done.stderr
+    assert "No module named llamadash" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not home.unit.parent.exists()
