@@ -26,6 +26,7 @@ HEADLESS = [
     "llamadash.commands.switching",
     "llamadash.commands.run",
     "llamadash.commands.bench",
+    "llamadash.commands.service",
 ]
 
 
