@@ -123,3 +123,36 @@ def owner_address(url: str) -> tuple[str, int]:
         raise OwnerUnreachableError(f"the owner lock names no usable API URL: {url!r}")
     host = host.strip("[]")
     return _WILDCARDS.get(host, host), int(port)
+
+
+def owner_state(settings: Settings) -> dict[str, object] | None:
+    """The llamadash holding the owner lock and what its API says runs, if one does."""
+    owner = find_owner(settings)
+    if owner is None:
+        return None
+    found: dict[str, object] = {"pid": owner.pid, "api": owner.api or None}
+    if owner.api:
+        try:
+            code, status = owner.call("GET", "/status", timeout=5)
+        except OwnerUnreachableError as exc:
+            found["error"] = str(exc)
+        else:
+            if code == 200 and isinstance(status, dict):
+                found["state"] = status.get("state")
+                found["profile"] = status.get("profile_id")
+            else:
+                found["error"] = f"GET /status answered {code}"
+    return found
+
+
+def describe_owner_state(owner: object) -> str:
+    """One line for what :func:`owner_state` found."""
+    if not isinstance(owner, dict):
+        return "none (no llamadash drives this project's server now)"
+    where = f"PID {owner['pid']}, API {owner['api'] or 'none'}"
+    if owner.get("error"):
+        return f"{where}: {owner['error']}"
+    if "state" in owner:
+        profile = f" {owner['profile']}" if owner.get("profile") else ""
+        return f"{where}: {owner['state']}{profile}"
+    return where

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from llamadash.commands import EXIT_FAILED, EXIT_USAGE
 from llamadash.commands.common import emit_json, fail
-from llamadash.commands.owner import OwnerUnreachableError, find_owner, read_config
+from llamadash.commands.owner import describe_owner_state, owner_state, read_config
 from llamadash.commands.service_managers import Launchd, Manager, Report, Systemd
 from llamadash.core.profiles import ProfileSet
 from llamadash.core.runtime.environ import SERVICE_TOKEN_VARIABLE, service_env
@@ -238,7 +238,7 @@ def _status(manager: Manager, text: str | None, settings: Settings, as_json: boo
         "current": current,
         "enabled": enabled,
         "active": active,
-        "owner": _owner_state(settings),
+        "owner": owner_state(settings),
     }
     if as_json:
         emit_json(data)
@@ -250,40 +250,8 @@ def _status(manager: Manager, text: str | None, settings: Settings, as_json: boo
         print(f"installed: no ({path}: llamadash service install)")
     print(f"enabled:   {enabled}")
     print(f"active:    {active}")
-    print(f"owner:     {_describe_owner(data['owner'])}")
+    print(f"owner:     {describe_owner_state(data['owner'])}")
     return 0
-
-
-def _owner_state(settings: Settings) -> dict[str, object] | None:
-    """The llamadash holding the owner lock and what its API says runs, if one does."""
-    owner = find_owner(settings)
-    if owner is None:
-        return None
-    found: dict[str, object] = {"pid": owner.pid, "api": owner.api or None}
-    if owner.api:
-        try:
-            code, status = owner.call("GET", "/status", timeout=5)
-        except OwnerUnreachableError as exc:
-            found["error"] = str(exc)
-        else:
-            if code == 200 and isinstance(status, dict):
-                found["state"] = status.get("state")
-                found["profile"] = status.get("profile_id")
-            else:
-                found["error"] = f"GET /status answered {code}"
-    return found
-
-
-def _describe_owner(owner: object) -> str:
-    if not isinstance(owner, dict):
-        return "none (no llamadash drives this project's server now)"
-    where = f"PID {owner['pid']}, API {owner['api'] or 'none'}"
-    if owner.get("error"):
-        return f"{where}: {owner['error']}"
-    if "state" in owner:
-        profile = f" {owner['profile']}" if owner.get("profile") else ""
-        return f"{where}: {owner['state']}{profile}"
-    return where
 
 
 def _report_dict(manager: Manager, report: Report, **more: object) -> dict[str, object]:

@@ -14,7 +14,6 @@ from llamadash.ui.modals.pull import PullModal, needs_pull
 from llamadash.ui.modals.try_prompt import TryPrompt
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.selection import Selection
-from llamadash.ui.widgets.logs import LogPane
 
 
 class KeyActions(Selection):
@@ -132,18 +131,6 @@ class KeyActions(Selection):
             self.notify("nothing to restart: choose a model with m", severity="warning")
             return
         self.request_switch(current, restart=True)
-
-    def action_focus_logs(self) -> None:
-        """Focus the log view for scrolling."""
-        self.query_one(LogPane).log_view.focus()
-
-    def action_toggle_follow(self) -> None:
-        """Follow the log tail, or stop following."""
-        self.query_one(LogPane).toggle_follow()  # the pane's title says which
-
-    def action_filter_logs(self) -> None:
-        """Open the log filter."""
-        self.query_one(LogPane).open_filter()
 
     def action_help(self) -> None:
         """Show the keys."""

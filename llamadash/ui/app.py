@@ -20,7 +20,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.driver import Driver
-from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from llamadash.collectors.bundle import Collectors
@@ -95,23 +94,6 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
         self._pool_nap = Nap()
         self._server_nap = Nap()
         self._container_wake = threading.Event()
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """A toast whose text shows exactly as written, whoever asks (``markup`` is ignored).
-
-        Toasts carry profile names and errors, which may hold brackets. Every toast passes
-        here (a widget's or screen's ``notify`` calls the app's), and Textual's widgets ask
-        for markup by default, so it is turned off here rather than at each call.
-        """
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's choice, except that its Linux terminal driver is the quiet one.

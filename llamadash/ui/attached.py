@@ -19,7 +19,6 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from llamadash.core.events import Result, State, SwitchEvent
@@ -28,6 +27,7 @@ from llamadash.remote.client import OwnerApi, OwnerError
 from llamadash.remote.shapes import DashboardHello, DashboardLogs, DashboardSample
 from llamadash.ui.attached_messages import OwnerLost, OwnerSaid
 from llamadash.ui.modals.picker import ModelPicker, Pick
+from llamadash.ui.pane_keys import SharedKeys
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.footer import KeysFooter
@@ -44,7 +44,7 @@ RETRY_MAX_SECONDS = 4.0
 FATAL_STATUSES = (400, 401, 403, 404, 421, 503)
 
 
-class AttachedDash(App[None]):
+class AttachedDash(SharedKeys, App[None]):
     """The panes of :class:`~llamadash.ui.app.LlamaDash`, drawn from another llamadash."""
 
     CSS_PATH = "app.tcss"
@@ -72,18 +72,6 @@ class AttachedDash(App[None]):
         self.lines: deque[str] = deque(maxlen=MAX_LINES)
         self.quit_message = ""
         self.failure = ""  # refused for good (a wrong token): why, printed after exit
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """A toast whose text shows exactly as written (profile names and errors)."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def compose(self) -> ComposeResult:
         yield StatusLine("…", self.api.url, id="status")
@@ -262,19 +250,6 @@ class AttachedDash(App[None]):
             self.notify(message or str(answer), title=title, severity="error", timeout=15)
         elif result == Result.SUPERSEDED:
             self.notify(message, title="Superseded", severity="warning")
-
-    def action_focus_logs(self) -> None:
-        """Focus the log pane (scroll it with the keys)."""
-        self.query_one(LogPane).log_view.focus()
-
-    def action_toggle_follow(self) -> None:
-        """Pause or resume following the log's end."""
-        following = self.query_one(LogPane).toggle_follow()
-        self.notify("following the log" if following else "log paused (f resumes)")
-
-    def action_filter_logs(self) -> None:
-        """Open the log filter."""
-        self.query_one(LogPane).open_filter()
 
     def action_help(self) -> None:
         """The keys, the owner's API and its log file."""

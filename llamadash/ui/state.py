@@ -8,25 +8,17 @@ only what is declared here (and the App's own API).
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from llamadash.collectors.bundle import Collectors
 from llamadash.core.context import Engine
 from llamadash.core.instance import Instance
 from llamadash.ui.nap import Nap
+from llamadash.ui.pane_keys import SharedKeys
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.gpu import GpuPane
 from llamadash.ui.widgets.server import ServerPane
 from llamadash.ui.widgets.system import SystemPane
-
-if TYPE_CHECKING:
-    from textual.app import App
-
-    _AppBase = App[None]
-else:
-    # A plain class at run time: Textual sees LlamaDash's own bases as before, and the App
-    # comes last in them. The type checker sees the App's API here.
-    _AppBase = object
 
 Pane = GpuPane | SystemPane | ContainerPane | ServerPane
 
@@ -41,7 +33,7 @@ class SideApi(Protocol):
     async def stop(self) -> None: ...
 
 
-class DashState(_AppBase):
+class DashState(SharedKeys):
     """The dashboard's state, declared once for all its parts."""
 
     engine: Engine
