@@ -25,6 +25,8 @@ from llamadash.collectors.bundle import collectors_for
 from llamadash.core.context import Engine, build_engine
 from llamadash.remote.client import OwnerApi
 from llamadash.remote.shapes import DashboardSample
+from llamadash.ui.app import build_app
+from llamadash.ui.widgets.instances import InstancesPane
 from tests.conftest import REPO, TEST_IMAGE, missing
 from tests.support.second_engine import SecondEngine, copy_image
 
@@ -118,29 +120,35 @@ class Served:
         return await self.http.post("/v1/chat/completions", json=body)
 
 
-@pytest.fixture
-async def served(
-    second: tuple[SecondEngine, Any], engine: Any, all_models: Path, tmp_path: Path
-) -> AsyncIterator[Served]:
+def hosts_conf(folder: Path, models: Path, second: SecondEngine) -> tuple[Path, str]:
     """models.conf with the test bed as ``local`` and the second engine as host ``two``."""
     local_port, two_port, two_low = free_ports(3)
     project = f"ldtest-{uuid.uuid4().hex[:8]}"
-    conf = tmp_path / "models.conf"
+    conf = folder / "models.conf"
     conf.write_text(
         CONF.format(
-            models=all_models,
+            models=models,
             local_port=local_port,
             project=project,
-            project_dir=tmp_path,
+            project_dir=folder,
             files=f"{REPO / 'compose.yaml'},{REPO / 'compose.cpu.yaml'}",
             image=TEST_IMAGE,
-            state=tmp_path / "state",
-            second=second[0].url,
+            state=folder / "state",
+            second=second.url,
             two_port=two_port,
             two_low=two_low,
             two_high=two_low,  # one port beside its foreground: enough here
         )
     )
+    return conf, project
+
+
+@pytest.fixture
+async def served(
+    second: tuple[SecondEngine, Any], engine: Any, all_models: Path, tmp_path: Path
+) -> AsyncIterator[Served]:
+    """The engine and API over the test bed as ``local`` and the second engine as ``two``."""
+    conf, project = hosts_conf(tmp_path, all_models, second[0])
     built = build_engine(conf)
     api = ApiServer(
         built.switcher,
@@ -204,6 +212,46 @@ async def test_a_profile_moved_to_another_host_runs_there(
     assert answer.status_code == 200, answer.text
     listed = (await served.http.get("/instances")).json()
     assert [(i["id"], i["host"]) for i in listed["instances"]] == [("far", "local")]
+
+
+async def test_the_dashboard_lists_both_hosts_and_a_moved_profile_runs_on_its_new_one(
+    second: tuple[SecondEngine, Any], engine: Any, all_models: Path, tmp_path: Path
+) -> None:
+    """The real dashboard (its side API and /v1 proxy) running while far's host is edited."""
+    conf, project = hosts_conf(tmp_path, all_models, second[0])
+    built = build_engine(conf)
+    api = ApiServer(built.switcher, pool=built.pool, idle=built.idle, router=built.router, port=0)
+    app = build_app(built, collectors=collectors_for(built), api=api)
+    body = {"model": "far", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    try:
+        async with app.run_test(size=(160, 48)):
+            pane = app.query_one(InstancesPane)
+
+            def far_row(host: str) -> Callable[[], Awaitable[bool]]:
+                async def shown() -> bool:
+                    return any("far" in row and host in row for row in pane.rows)
+
+                return shown
+
+            async with httpx.AsyncClient(base_url=api.url, timeout=DEADLINE) as http:
+                assert (await http.post("/v1/chat/completions", json=body)).status_code == 200
+                assert profiles_on(second[1]) == ["far"]
+                await until(far_row("two"), "far listed on host two")
+                conf.write_text(conf.read_text().replace("host = two\n", "host = local\n"))
+
+                async def gone_from_two() -> bool:
+                    return profiles_on(second[1]) == []
+
+                await until(gone_from_two, "far stopped on host two after its move")
+                answer = await http.post("/v1/chat/completions", json=body)
+                assert answer.status_code == 200, answer.text
+                await until(far_row("local"), "far listed on the local host")
+                assert app.is_running  # the edit did not end or break the dashboard
+    finally:
+        await asyncio.wait_for(built.pool.stop(), DEADLINE)
+        for container in engine.containers.list(all=True):
+            if container.labels.get("com.docker.compose.project", "").startswith(project):
+                container.remove(force=True)
 
 
 async def test_a_stopped_host_is_unreachable_and_the_other_keeps_serving(
