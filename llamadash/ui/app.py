@@ -29,6 +29,7 @@ from llamadash.core.reload import ConfigHealth
 from llamadash.ui.actions import KeyActions
 from llamadash.ui.messages import ConfigReloaded, EngineChanged
 from llamadash.ui.nap import Nap
+from llamadash.ui.pane_keys import INSTANCE_KEYS, LOG_KEYS, SERVER_KEYS
 from llamadash.ui.state import SideApi
 from llamadash.ui.updates import PaneUpdates
 from llamadash.ui.widgets.container import ContainerPane
@@ -49,20 +50,13 @@ class LlamaDash(KeyActions, PaneUpdates, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "llamadash"
     BINDINGS = [
-        Binding("m", "pick", "Models"),
-        Binding("s", "stop_server", "Stop"),
-        Binding("r", "restart", "Restart"),
-        Binding("l", "focus_logs", "Logs"),
+        *SERVER_KEYS,
         Binding("t", "try_prompt", "Try", show=False),  # these two listed by ``?``
         Binding("B", "bench", "Bench", show=False, key_display="B"),
-        Binding("f", "toggle_follow", "Follow"),
-        Binding("slash", "filter_logs", "Filter"),
-        Binding("question_mark", "help", "Help"),
+        *LOG_KEYS,
         Binding("q", "quit_keep", "Quit"),
         Binding("Q", "quit_stop", "Stop+Quit", key_display="Q"),
-        # The instances list (shown while several run): not in the footer, listed by ``?``.
-        Binding("i", "focus_instances", "Instances", show=False),
-        *[Binding(str(n), f"select_instance({n})", show=False) for n in range(1, 10)],
+        *INSTANCE_KEYS,
     ]
 
     def __init__(

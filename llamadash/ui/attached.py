@@ -27,7 +27,7 @@ from llamadash.remote.client import OwnerApi, OwnerError
 from llamadash.remote.shapes import DashboardHello, DashboardLogs, DashboardSample
 from llamadash.ui.attached_messages import OwnerLost, OwnerSaid
 from llamadash.ui.modals.picker import ModelPicker, Pick
-from llamadash.ui.pane_keys import SharedKeys
+from llamadash.ui.pane_keys import INSTANCE_KEYS, LOG_KEYS, SERVER_KEYS, SharedKeys
 from llamadash.ui.screens.help import HelpScreen
 from llamadash.ui.widgets.container import ContainerPane
 from llamadash.ui.widgets.footer import KeysFooter
@@ -50,17 +50,11 @@ class AttachedDash(SharedKeys, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "llamadash (attached)"
     BINDINGS = [
-        Binding("m", "pick", "Models"),
-        Binding("s", "stop_server", "Stop"),
-        Binding("r", "restart", "Restart"),
-        Binding("l", "focus_logs", "Logs"),
-        Binding("f", "toggle_follow", "Follow"),
-        Binding("slash", "filter_logs", "Filter"),
-        Binding("question_mark", "help", "Help"),
+        *SERVER_KEYS,
+        *LOG_KEYS,
         Binding("q", "detach", "Detach"),
         Binding("Q", "detach", "Detach", show=False, key_display="Q"),
-        Binding("i", "focus_instances", "Instances", show=False),
-        *[Binding(str(n), f"select_instance({n})", show=False) for n in range(1, 10)],
+        *INSTANCE_KEYS,
     ]
 
     def __init__(self, api: OwnerApi) -> None:

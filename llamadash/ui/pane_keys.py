@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual.binding import Binding
 from textual.notifications import SeverityLevel
 
 from llamadash.ui.widgets.logs import LogPane
+
+# The keys both dashboards bind, in the footer's order: the selected server's, the log's, and
+# the instances list's (shown while several run: not in the footer, listed by ``?``).
+SERVER_KEYS = [
+    Binding("m", "pick", "Models"),
+    Binding("s", "stop_server", "Stop"),
+    Binding("r", "restart", "Restart"),
+    Binding("l", "focus_logs", "Logs"),
+]
+LOG_KEYS = [
+    Binding("f", "toggle_follow", "Follow"),
+    Binding("slash", "filter_logs", "Filter"),
+    Binding("question_mark", "help", "Help"),
+]
+INSTANCE_KEYS = [
+    Binding("i", "focus_instances", "Instances", show=False),
+    *[Binding(str(n), f"select_instance({n})", show=False) for n in range(1, 10)],
+]
 
 if TYPE_CHECKING:
     from textual.app import App

@@ -27,8 +27,7 @@ from llamadash.ui.modals.picker import ModelPicker
 from llamadash.ui.widgets.header import StatusLine
 from llamadash.ui.widgets.logs import LogPane
 from llamadash.ui.widgets.system import SystemPane
-from tests.e2e.conftest import write_conf
-from tests.e2e.test_cli_verbs import LLAMADASH, another_free_port, run_cli
+from tests.e2e.test_cli_verbs import LLAMADASH, another_free_port, process_conf, run_cli
 from tests.support.tmux import Tmux
 
 pytestmark = pytest.mark.llama
@@ -38,16 +37,7 @@ SIZE = (160, 48)
 @pytest.fixture
 def conf(tmp_path: Path, tiny_gguf: Path, free_port: int) -> Path:
     """A process-runtime models.conf on free ports, its state under tmp_path."""
-    return write_conf(
-        tmp_path / "models.conf",
-        models_dir=tiny_gguf.parent,
-        port=free_port,
-        project=f"attach-{uuid.uuid4().hex[:8]}",
-        project_dir=tmp_path,
-        state_dir=tmp_path / "state",
-        runtime="process",
-        api_port=another_free_port(),
-    )
+    return process_conf(tmp_path, tiny_gguf.parent, free_port, "attach")
 
 
 @pytest.fixture
@@ -98,6 +88,16 @@ def owner_status(conf: Path, token: str = "") -> dict[str, object]:
     reply = request("127.0.0.1", api_port(conf), "GET", "/status", headers=headers, timeout=5)
     answer: dict[str, object] = json.loads(reply.body)
     return answer
+
+
+def open_dashboard(tmux: Tmux, conf: Path, env: dict[str, str]) -> None:
+    """Plain ``llamadash`` in a 160x48 tmux window; the pane stays after it exits."""
+    command = f"{LLAMADASH} --models-conf {conf}; echo EXIT=$?"
+    tmux.run(
+        "new-session", "-d", "-x", "160", "-y", "48", "-s", tmux.session,
+        "-e", "TERM=xterm-256color", "-e", f"LLAMA_SERVER={env['LLAMA_SERVER']}", command,
+    )  # fmt: skip
+    tmux.run("set-option", "-t", tmux.session, "remain-on-exit", "on")
 
 
 async def until(condition: Callable[[], object], timeout: float, what: str) -> None:
@@ -190,13 +190,7 @@ def test_plain_llamadash_attaches_and_two_dashboards_see_one_switch_and_the_owne
     served = start_owner(conf, env)
     try:
         for tmux in terminals:
-            command = f"{LLAMADASH} --models-conf {conf}; echo EXIT=$?"
-            tmux.run(
-                "new-session", "-d", "-x", "160", "-y", "48", "-s", tmux.session,
-                "-e", "TERM=xterm-256color", "-e", f"LLAMA_SERVER={env['LLAMA_SERVER']}",
-                command,
-            )  # fmt: skip
-            tmux.run("set-option", "-t", tmux.session, "remain-on-exit", "on")
+            open_dashboard(tmux, conf, env)
         for tmux in terminals:
             tmux.wait_for(lambda s: "Detach" in s and "Idle:" in s, 30, "attached header")
         first, second = terminals
@@ -240,12 +234,7 @@ def test_a_second_llamadash_attaches_to_a_dashboard_that_owns_the_servers(
     )
     try:
         for tmux in (owning, attached):
-            command = f"{LLAMADASH} --models-conf {conf}; echo EXIT=$?"
-            tmux.run(
-                "new-session", "-d", "-x", "160", "-y", "48", "-s", tmux.session,
-                "-e", "TERM=xterm-256color", "-e", f"LLAMA_SERVER={env['LLAMA_SERVER']}",
-                command,
-            )  # fmt: skip
+            open_dashboard(tmux, conf, env)
             if tmux is owning:  # the first one owns (its lock names its API) before the second
                 tmux.wait_for(lambda s: "Stop+Quit" in s, 30, "the owning dashboard")
         attached.wait_for(lambda s: "Detach" in s and "Idle:" in s, 30, "the attached one")

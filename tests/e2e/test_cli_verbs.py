@@ -66,19 +66,24 @@ def another_free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def conf(tmp_path: Path, tiny_gguf: Path, free_port: int) -> Path:
-    """A process-runtime models.conf on free ports, its state under tmp_path."""
+def process_conf(folder: Path, models_dir: Path, port: int, prefix: str = "cli") -> Path:
+    """A process-runtime models.conf on ``port`` and a free API port, its state in ``folder``."""
     return write_conf(
-        tmp_path / "models.conf",
-        models_dir=tiny_gguf.parent,
-        port=free_port,
-        project=f"cli-{uuid.uuid4().hex[:8]}",
-        project_dir=tmp_path,
-        state_dir=tmp_path / "state",
+        folder / "models.conf",
+        models_dir=models_dir,
+        port=port,
+        project=f"{prefix}-{uuid.uuid4().hex[:8]}",
+        project_dir=folder,
+        state_dir=folder / "state",
         runtime="process",
         api_port=another_free_port(),
     )
+
+
+@pytest.fixture
+def conf(tmp_path: Path, tiny_gguf: Path, free_port: int) -> Path:
+    """A process-runtime models.conf on free ports, its state under tmp_path."""
+    return process_conf(tmp_path, tiny_gguf.parent, free_port)
 
 
 @contextmanager
