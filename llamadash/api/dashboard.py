@@ -28,12 +28,11 @@ from starlette.types import Receive, Scope, Send
 
 from llamadash import __version__
 from llamadash.api.errors import ApiError
-from llamadash.api.sse import EventBuffer, format_event
+from llamadash.api.sse import EventBuffer, client_gone, format_event, send_body, wait_set
 from llamadash.api.state import ApiContext, context
-from llamadash.core.admission import Holder
 from llamadash.core.events import HostInfo, InstanceInfo, Status, SwitchEvent
 from llamadash.core.instance import Instance
-from llamadash.core.pool_view import describe_all
+from llamadash.core.pool_view import describe_all, memory_budget
 from llamadash.remote.shapes import (
     HELLO,
     LOGS,
@@ -122,8 +121,8 @@ class DashboardStream(Response):
             pump = asyncio.ensure_future(self._pump(send))
             tasks = [
                 pump,
-                asyncio.ensure_future(_gone(receive)),
-                asyncio.ensure_future(_closing(ctx)),
+                asyncio.ensure_future(client_gone(receive)),
+                asyncio.ensure_future(wait_set(ctx.closing)),
             ]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             failure = pump.exception() if pump.done() and not pump.cancelled() else None
@@ -159,7 +158,7 @@ class DashboardStream(Response):
         while True:
             now = time.monotonic()
             if now >= next_logs:
-                seq, lines = follow.logs.since(seq)
+                seq, lines = follow.logs.lines_since(seq)
                 if lines or reset:
                     await _send(send, LOGS, DashboardLogs(seq, lines[-HISTORY_LINES:], reset))
                     reset = False
@@ -173,12 +172,12 @@ class DashboardStream(Response):
             with contextlib.suppress(TimeoutError):
                 event = await asyncio.wait_for(self.events.get(), timeout=wait)
                 if isinstance(event, SwitchEvent):
-                    await _body(send, format_event(STATE, event.to_dict()))
+                    await send_body(send, format_event(STATE, event.to_dict()))
                     described = None  # looked at again for the next sample
 
     def _cursor(self) -> tuple[int, bool]:
         """Where the log part starts: the client's cursor when it is this owner's, else afresh."""
-        current, _ = self.follow.logs.since(1 << 62)
+        current = self.follow.logs.seq
         if self.since is not None and 0 <= self.since <= current:
             return self.since, False
         return max(0, current - HISTORY_LINES), True
@@ -219,40 +218,16 @@ class DashboardStream(Response):
             for i, s in zip(others, taken, strict=True)
         }
         infos, hosts = described
-        budget = await asyncio.to_thread(_budget, ctx, infos)
+        budget = None
+        if ctx.pool is not None:
+            budget = await asyncio.to_thread(memory_budget, ctx.pool, infos)
         return DashboardSample(
             status, system, gpu, server, container, followed, infos, budget, rates, hosts
         )
 
 
-def _budget(ctx: ApiContext, infos: tuple[InstanceInfo, ...]) -> int | None:
-    """The pool's memory budget in bytes (reads /proc/meminfo or NVML: run it in a thread)."""
-    if ctx.pool is None:
-        return None
-    holders = [
-        Holder(i.id, i.memory or 0, i.memory_measured, foreground=i.foreground) for i in infos
-    ]
-    try:
-        return ctx.pool.memory.budget(holders)[0]
-    except (OSError, ValueError):
-        return None
-
-
 async def _send(send: Send, name: str, value: msgspec.Struct) -> None:
-    await _body(send, format_event(name, msgspec.to_builtins(value)))
-
-
-async def _body(send: Send, chunk: bytes) -> None:
-    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-
-async def _gone(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _closing(ctx: ApiContext) -> None:
-    await ctx.closing.wait()
+    await send_body(send, format_event(name, msgspec.to_builtins(value)))
 
 
 async def dashboard(request: Request) -> Response:

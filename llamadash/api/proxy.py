@@ -32,6 +32,7 @@ from llamadash.api.proxy_input import (
     resolve_model,
 )
 from llamadash.api.proxy_loading import LOADING_HEADER, LOADING_OBJECTS, LoadingStream
+from llamadash.api.sse import client_gone
 from llamadash.api.state import ApiContext
 from llamadash.api.upstream import PASSED_REQUEST_HEADERS, Answer, UpstreamError
 from llamadash.core.agent_flags import AgentFlagsError
@@ -89,7 +90,7 @@ class ProxyEndpoint:
             return
         # One race per request: the work (wait for the model, forward, stream) against the
         # client going away, which cancels it — leaving the queue, or closing the upstream.
-        gone = asyncio.ensure_future(_disconnected(receive))
+        gone = asyncio.ensure_future(client_gone(receive))
         call = _Call(ctx, profile_id, body, headers, send, arrived, loading)
         work = asyncio.ensure_future(self._serve(call))
         try:
@@ -263,9 +264,3 @@ def _request_headers(scope: Scope) -> dict[str, str]:
 def _length(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     length = headers.get("content-length")
     return [(b"content-length", length.encode("latin-1"))] if length is not None else []
-
-
-async def _disconnected(receive: Receive) -> None:
-    """Return when the client has gone (or the answer is complete)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass

@@ -122,8 +122,8 @@ class EventStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             pump = asyncio.ensure_future(self._pump(send))
-            gone = asyncio.ensure_future(_disconnected(receive))
-            closing = asyncio.ensure_future(_wait(ctx.closing))
+            gone = asyncio.ensure_future(client_gone(receive))
+            closing = asyncio.ensure_future(wait_set(ctx.closing))
             tasks = [pump, gone, closing]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             failure = pump.exception() if pump.done() and not pump.cancelled() else None
@@ -146,34 +146,35 @@ class EventStream(Response):
         try:
             status = await self.ctx.status()
         except ApiError as exc:  # the stream has started: report it in-band, keep streaming
-            await _body(send, format_event("error", exc.body()))
+            await send_body(send, format_event("error", exc.body()))
         else:
-            await _body(send, format_event("status", status.to_dict()))
+            await send_body(send, format_event("status", status.to_dict()))
         while True:
             try:
                 event = await asyncio.wait_for(self.buffer.get(), timeout=self.ctx.keepalive)
             except TimeoutError:
-                await _body(send, KEEPALIVE)
+                await send_body(send, KEEPALIVE)
                 continue
             if isinstance(event, PullProgress):
-                await _body(send, format_event("pull", msgspec.to_builtins(event)))
+                await send_body(send, format_event("pull", msgspec.to_builtins(event)))
             else:
-                await _body(send, format_event("state", event.to_dict()))
+                await send_body(send, format_event("state", event.to_dict()))
 
 
-async def _body(send: Send, chunk: bytes) -> None:
+async def send_body(send: Send, chunk: bytes) -> None:
+    """One more piece of a streamed answer."""
     await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
-async def _wait(event: asyncio.Event) -> None:
+async def wait_set(event: asyncio.Event) -> None:
+    """Return once ``event`` is set (a task to race against others)."""
     await event.wait()
 
 
-async def _disconnected(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
+async def client_gone(receive: Receive) -> None:
+    """Return when the client has gone (or the request is complete)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def events(request: Request) -> Response:

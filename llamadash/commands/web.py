@@ -103,11 +103,9 @@ def start_owner(
         OwnerStartError: it exited or did not listen within OWNER_START_SECONDS.
     """
     from llamadash.core.runtime.environ import dashboard_env
+    from llamadash.web.session import llamadash_command
 
-    argv = [sys.executable, "-m", "llamadash", "--models-conf", str(models_conf.resolve())]
-    if runtime is not None:
-        argv += ["--runtime", runtime]
-    argv += ["serve", "--port", str(settings.api_port)]
+    argv = llamadash_command(models_conf, runtime, "serve", "--port", str(settings.api_port))
     log = settings.state_dir / "web-serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:

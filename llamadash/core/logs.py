@@ -86,11 +86,29 @@ class LogHub:
         """
         with self._lock:
             self._reader_told = False
-            new = min(self._seq - seq, len(self._lines))
-            if new <= 0:
-                return self._seq, ()
-            # The newest ``new`` lines without copying the whole buffer each tick.
-            return self._seq, tuple(reversed(tuple(islice(reversed(self._lines), new))))
+            return self._after(seq)
+
+    def lines_since(self, seq: int) -> tuple[int, tuple[str, ...]]:
+        """``since`` for another reader (an attached dashboard's stream).
+
+        It leaves the ``on_new`` reader's state alone: that reader is still woken once per
+        batch it has not fetched, however often this one polls.
+        """
+        with self._lock:
+            return self._after(seq)
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the newest line."""
+        with self._lock:
+            return self._seq
+
+    def _after(self, seq: int) -> tuple[int, tuple[str, ...]]:
+        new = min(self._seq - seq, len(self._lines))
+        if new <= 0:
+            return self._seq, ()
+        # The newest ``new`` lines without copying the whole buffer each tick.
+        return self._seq, tuple(reversed(tuple(islice(reversed(self._lines), new))))
 
     def snapshot(self) -> tuple[str, ...]:
         """The whole buffer."""

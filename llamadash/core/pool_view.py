@@ -7,6 +7,7 @@ import json
 import time
 from dataclasses import replace
 
+from llamadash.core.admission import Holder
 from llamadash.core.events import HostInfo, InstanceInfo, State, Status
 from llamadash.core.idle import IdleWatch
 from llamadash.core.instance import Instance
@@ -99,3 +100,17 @@ async def pool_status(pool: Pool, idle: IdleWatch | None = None) -> Status:
     status = await pool.foreground.status()
     instances, hosts = await describe_all(pool, idle)
     return replace(status, instances=instances, hosts=hosts)
+
+
+def memory_budget(pool: Pool, infos: tuple[InstanceInfo, ...]) -> int | None:
+    """The pool's memory budget in bytes for what ``infos`` hold (None: it cannot be read).
+
+    Reads /proc/meminfo or NVML: run it in a thread.
+    """
+    holders = [
+        Holder(i.id, i.memory or 0, i.memory_measured, foreground=i.foreground) for i in infos
+    ]
+    try:
+        return pool.memory.budget(holders)[0]
+    except (OSError, ValueError):
+        return None

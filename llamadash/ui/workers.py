@@ -10,10 +10,9 @@ from typing import Any
 from textual import work
 from textual.worker import get_current_worker
 
-from llamadash.core.admission import AdmissionRefused, Holder
+from llamadash.core.admission import AdmissionRefused
 from llamadash.core.engine_state import SwitchError
-from llamadash.core.events import InstanceInfo
-from llamadash.core.pool_view import describe_all
+from llamadash.core.pool_view import describe_all, memory_budget
 from llamadash.ui.messages import (
     ContainerSampled,
     GpuSampled,
@@ -175,7 +174,7 @@ class Workers(DashState):
             if len(pool.instances()) == 1 and not self._pool_shown and not self.engine.hosts:
                 continue  # the foreground alone: the list stays hidden
             infos, hosts = await describe_all(pool, self.engine.idle)
-            budget = await asyncio.to_thread(_budget, self, infos)
+            budget = await asyncio.to_thread(memory_budget, pool, infos)
             self.post_message(PoolDescribed(infos, budget, hosts))
             await asyncio.sleep(self.refresh_seconds)  # a burst of events: one description
 
@@ -216,14 +215,3 @@ class Workers(DashState):
             self.pool_changed()
         for outcome in outcomes:
             self.post_message(SwitchFinished(outcome))
-
-
-def _budget(app: DashState, infos: tuple[InstanceInfo, ...]) -> int | None:
-    """The pool's memory budget in bytes (reads /proc/meminfo or NVML: run it in a thread)."""
-    holders = [
-        Holder(i.id, i.memory or 0, i.memory_measured, foreground=i.foreground) for i in infos
-    ]
-    try:
-        return app.engine.pool.memory.budget(holders)[0]
-    except (OSError, ValueError):
-        return None

@@ -35,10 +35,15 @@ def dashboard_command(models_conf: Path, api_url: str, *, runtime: str | None = 
     ``models_conf`` is made absolute so the child reads the same file (its ``api_token``)
     whatever its working directory.
     """
+    return llamadash_command(models_conf, runtime, "attach", api_url)
+
+
+def llamadash_command(models_conf: Path, runtime: str | None, *verb: str) -> list[str]:
+    """``llamadash [--runtime R] VERB…`` on ``models_conf`` (made absolute), by this Python."""
     argv = [sys.executable, "-m", "llamadash", "--models-conf", str(models_conf.resolve())]
     if runtime is not None:
         argv += ["--runtime", runtime]
-    return [*argv, "attach", api_url]
+    return [*argv, *verb]
 
 
 def session_env(

@@ -167,12 +167,16 @@ async def test_a_lost_owner_shows_disconnected_and_comes_back(
             await until(lambda: header.lost, 15, "disconnected")
             assert "disconnected, retrying" in "\n".join(header.rows)
             process = start_owner(conf, env)
+            back = time.time()
             await until(
                 lambda: app.hello is not None and app.hello.boot != first_boot and not header.lost,
                 20,
                 "the new owner",
             )
-            await until(lambda: app.sample is not None and app.sample.status, 10, "a sample")
+            # Its panes are drawn from the new owner again, not left at the last sample.
+            await until(
+                lambda: app.sample is not None and app.sample.system.at > back, 10, "a new sample"
+            )
     finally:
         process.terminate()
         process.wait(30)

@@ -185,3 +185,17 @@ def test_the_reader_is_woken_once_per_unread_batch() -> None:
     hub.on_new(None)
     hub.extend(("d",))
     assert len(calls) == 2
+
+
+def test_another_reader_polling_leaves_the_woken_readers_state_alone() -> None:
+    # Regression: an attached dashboard's stream polled since() 4 times a second, which reset
+    # the dashboard's "told" flag: during a flood it was woken (a timer each) per append.
+    hub = LogHub()
+    calls: list[int] = []
+    hub.on_new(lambda: calls.append(1))
+    hub.extend(("a",))
+    assert hub.lines_since(0) == (1, ("a",))
+    assert hub.seq == 1
+    hub.extend(("b",))  # the woken reader has not read yet: not woken again
+    assert len(calls) == 1
+    assert hub.since(0) == (2, ("a", "b"))
